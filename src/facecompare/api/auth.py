@@ -1,0 +1,106 @@
+"""API keys in SQLite: stored only as SHA-256 hashes, shown once, revocable without restart."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    name TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    revoked_at REAL
+)
+"""
+KEY_PREFIX = "fc_"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    name: str
+    prefix: str
+    created_at: float
+    revoked_at: float | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class KeyError_(ValueError):
+    """A key operation that cannot be done (duplicate name, unknown name)."""
+
+
+def hash_key(key: str) -> str:
+    # Keys are 256-bit random tokens, so a fast hash is enough (no dictionary to attack).
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class KeyStore:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(_SCHEMA)
+        try:
+            self.path.chmod(0o600)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self._db.close()
+
+    def create(self, name: str) -> str:
+        """Make a key for ``name`` and return it; only its hash is kept."""
+        if not name or len(name) > 100:
+            raise KeyError_("a key name is 1 to 100 characters")
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        try:
+            with self._lock:
+                self._db.execute(
+                    "INSERT INTO api_keys (name, key_hash, prefix, created_at) VALUES (?, ?, ?, ?)",
+                    (name, hash_key(key), key[:7], time.time()),
+                )
+        except sqlite3.IntegrityError:
+            raise KeyError_(f"a key named {name!r} already exists") from None
+        return key
+
+    def list(self) -> list[KeyInfo]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at"
+            ).fetchall()
+        return [KeyInfo(*r) for r in rows]
+
+    def revoke(self, name: str) -> None:
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                (time.time(), name),
+            )
+        if cur.rowcount == 0:
+            raise KeyError_(f"no active key named {name!r}")
+
+    def verify(self, key: str | None) -> str | None:
+        """The name of the active key, or None. The stored hash is compared in constant time."""
+        if not key:
+            return None
+        digest = hash_key(key)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT name, key_hash FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+                (digest,),
+            ).fetchone()
+        if row is None or not hmac.compare_digest(row[1], digest):
+            return None
+        return str(row[0])

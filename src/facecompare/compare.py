@@ -1,0 +1,162 @@
+"""The use case: two images and flags in, a comparison or a documented domain error out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import documents, imaging, quality
+from .align import align
+from .calibration import DOCUMENT_PHOTO, PHOTO_PHOTO, Calibration, default_path, load_calibration
+from .config import Settings
+from .detect import SCRFD, Face
+from .embed import ArcFaceEmbedder
+from .errors import ErrorCode, FaceCompareError
+from .models import ModelPack, load_pack
+
+PARAMS = ("image1", "image2")
+_ROTATIONS = (None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE)
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    image1: str | bytes
+    image2: str | bytes
+    verified_document: bool = False
+    image1_is_document: bool = False
+    image2_is_document: bool = False
+    blur_detection: bool = False
+
+
+@dataclass(frozen=True)
+class FoundFace:
+    face: Face  # in the coordinates of the image it was detected in
+    crop: np.ndarray  # aligned 112×112 BGR
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    cosine: float
+    confidence: float
+    thresholds: dict[str, float]
+    scenario: str
+    face1: Face
+    face2: Face
+
+
+class Engine:
+    """Models, calibration and settings, loaded once and shared read-only by all requests."""
+
+    def __init__(
+        self, pack: ModelPack, calibration: Calibration | None, settings: Settings
+    ) -> None:
+        self.pack = pack
+        self.calibration = calibration
+        self.settings = settings
+        threads = settings.intra_op_threads
+        self.detector = SCRFD(pack.session("detector", threads))
+        self.embedder = ArcFaceEmbedder(pack.session("recognizer", threads))
+
+    @classmethod
+    def load(cls, settings: Settings | None = None, with_calibration: bool = True) -> Engine:
+        """Verify and load the model pack and its calibration (``with_calibration=False``: models only,
+        for the calibration command itself)."""
+        settings = settings or Settings.from_env()
+        pack = load_pack()
+        if not with_calibration:
+            return cls(pack, None, settings)
+        path = settings.calibration or default_path(pack.name)
+        return cls(pack, load_calibration(path, pack.digest), settings)
+
+    @property
+    def calibrated(self) -> Calibration:
+        if self.calibration is None:
+            raise RuntimeError("this engine was loaded without a calibration file")
+        return self.calibration
+
+    # -- stages -------------------------------------------------------------------------------
+    def faces(self, img: np.ndarray, min_face: float) -> list[Face]:
+        """Qualifying faces, largest first."""
+        found = self.detector.detect(img, self.settings.det_size, self.settings.det_threshold)
+        return sorted((f for f in found if f.min_side >= min_face), key=lambda f: -f.area)
+
+    def largest_face(self, img: np.ndarray, min_face: float) -> FoundFace | None:
+        faces = self.faces(img, min_face)
+        if not faces:
+            return None
+        return FoundFace(faces[0], align(img, faces[0].landmarks))
+
+    def document_face(self, doc: documents.Document) -> FoundFace | None:
+        """Largest portrait on the document, trying the four right-angle rotations."""
+        best: FoundFace | None = None
+        for rot in _ROTATIONS:
+            view = doc.image if rot is None else cv2.rotate(doc.image, rot)
+            found = self.largest_face(view, self.settings.min_document_face)
+            if found and (best is None or found.face.score > best.face.score):
+                best = found
+        return best
+
+    def embed(self, crops: list[np.ndarray]) -> np.ndarray:
+        return self.embedder.embed(crops)[0]
+
+    # -- the use case ---------------------------------------------------------------------------
+    def compare(self, req: CompareRequest) -> CompareResult:
+        limits = self.settings.limits
+        datas = [imaging.b64decode(t, p) if isinstance(t, str) else t
+                 for t, p in zip((req.image1, req.image2), PARAMS, strict=True)]
+        headers = [imaging.read_header(d, p) for d, p in zip(datas, PARAMS, strict=True)]
+        for d, h, p in zip(datas, headers, PARAMS, strict=True):
+            imaging.check_size(h, len(d), limits, p)
+        imgs = [imaging.decode(d, h, p) for d, h, p in zip(datas, headers, PARAMS, strict=True)]
+
+        docs = self._documents(imgs, req)
+        found: list[FoundFace] = []
+        for img, doc, param in zip(imgs, docs, PARAMS, strict=True):
+            face = self.document_face(doc) if doc else self.largest_face(img, self.settings.min_face)
+            if face is None:
+                raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
+            found.append(face)
+
+        if req.blur_detection:
+            self._check_blur(found)
+
+        emb = self.embed([f.crop for f in found])
+        cos = float(np.dot(emb[0], emb[1]))
+        scenario = DOCUMENT_PHOTO if any(docs) else PHOTO_PHOTO
+        return CompareResult(
+            cosine=cos,
+            confidence=self.calibrated.confidence(cos),
+            thresholds=self.calibrated.thresholds(scenario),
+            scenario=scenario,
+            face1=found[0].face,
+            face2=found[1].face,
+        )
+
+    def _documents(
+        self, imgs: list[np.ndarray], req: CompareRequest
+    ) -> list[documents.Document | None]:
+        required = [req.image1_is_document, req.image2_is_document]
+        docs: list[documents.Document | None] = [None, None]
+        for i, param in enumerate(PARAMS):
+            if required[i]:
+                docs[i] = documents.find_document(imgs[i])
+                if docs[i] is None:
+                    raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, param)
+        if req.verified_document and not any(required):
+            for i in range(2):
+                docs[i] = documents.find_document(imgs[i])
+                if docs[i] is not None:
+                    break
+            else:
+                raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, PARAMS[0])
+        return docs
+
+    def _check_blur(self, found: list[FoundFace]) -> None:
+        blur = self.calibrated.section("blur")
+        if blur is None:
+            raise RuntimeError("blur_detection needs a 'blur' section in the calibration file")
+        for f, param in zip(found, PARAMS, strict=True):
+            if quality.sharpness(f.crop) < float(blur["threshold"]):
+                raise FaceCompareError(ErrorCode.IMAGE_BLURED, param)

@@ -1,0 +1,67 @@
+"""Runtime settings, read from ``FACECOMPARE_*`` environment variables (flags override them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("FACECOMPARE_HOME", Path.home() / ".facecompare"))
+
+
+def default_keys_db() -> Path:
+    env = os.environ.get("FACECOMPARE_KEYS_DB")
+    return Path(env) if env else default_home() / "keys.db"
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    min_area: int = 480 * 480
+    max_side: int = 4096
+    max_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    limits: ImageLimits = field(default_factory=ImageLimits)
+    min_face: int = 112  # shorter side of the detector box, pixels
+    min_document_face: int = 40  # printed portrait on an ID document
+    det_size: int = 640  # longer side of the detector input
+    det_threshold: float = 0.5
+    max_body_bytes: int = 25 * 1024 * 1024
+    workers: int = 2  # inference threads
+    intra_op_threads: int = 1  # onnxruntime threads per session run
+    max_queue: int = 32  # requests waiting or running before 429
+    request_timeout: float = 30.0  # seconds a request may wait for a worker
+    keys_db: Path = field(default_factory=default_keys_db)
+    calibration: Path | None = None  # None: the file shipped with the model pack
+    auth: bool = True
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Settings from FACECOMPARE_<FIELD> variables, then explicit overrides (not None)."""
+        base = cls()
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"FACECOMPARE_{f.name.upper()}")
+            if raw is None or f.name in ("limits", "keys_db"):
+                continue
+            current = getattr(base, f.name)
+            if isinstance(current, bool):
+                values[f.name] = raw.lower() in ("1", "true", "yes", "on")
+            elif isinstance(current, int):
+                values[f.name] = int(raw)
+            elif isinstance(current, float):
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = Path(raw)
+        limits = ImageLimits(
+            min_area=int(os.environ.get("FACECOMPARE_MIN_AREA", base.limits.min_area)),
+            max_side=int(os.environ.get("FACECOMPARE_MAX_SIDE", base.limits.max_side)),
+            max_bytes=int(os.environ.get("FACECOMPARE_MAX_IMAGE_BYTES", base.limits.max_bytes)),
+        )
+        values["limits"] = limits
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(base, **values)

@@ -1,0 +1,188 @@
+"""Embeddings of a data set through the server's pipeline, cached, and the standard protocols."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import quality
+from .align import align
+from .compare import Engine
+from .config import default_home
+from .datasets import Pair
+
+
+@dataclass
+class EmbeddingSet:
+    paths: list[str]
+    emb: np.ndarray  # N × 512, L2-normalised; zero rows where no face was found
+    found: np.ndarray  # N bools
+    boxes: np.ndarray  # N × 4 (x1, y1, x2, y2) of the face used
+    n_faces: np.ndarray  # N: faces the detector returned
+    sharpness: np.ndarray  # N: quality.sharpness of the aligned crop
+
+    def index(self) -> dict[str, int]:
+        return {p: i for i, p in enumerate(self.paths)}
+
+
+def cache_dir() -> Path:
+    return default_home() / "cache"
+
+
+Row = tuple[np.ndarray | None, np.ndarray, int, float]
+
+
+def embed_one(engine: Engine, img: np.ndarray, min_face: float) -> Row:
+    """The server's face choice (largest qualifying face) → embedding, box, face count, sharpness."""
+    faces = engine.faces(img, min_face)
+    if not faces:
+        return None, np.zeros(4, np.float32), 0, 0.0
+    crop = align(img, faces[0].landmarks)
+    emb = engine.embed([crop])[0]
+    return emb, faces[0].box.astype(np.float32), len(faces), quality.sharpness(crop)
+
+
+def embed_images(
+    engine: Engine,
+    root: Path,
+    paths: list[str],
+    *,
+    min_face: float = 0,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    tag: str = "",
+    threads: int = 2,
+    progress: Callable[[int], None] | None = None,
+) -> EmbeddingSet:
+    """Embed every image (cached on disk by model pack, settings and file list)."""
+    key = hashlib.sha256(
+        "\n".join([engine.pack.digest, str(engine.settings.det_size), str(min_face), tag, str(root), *paths]).encode()
+    ).hexdigest()[:20]
+    cache = cache_dir() / f"emb-{engine.pack.digest}-{key}.npz"
+    if cache.exists():
+        z = np.load(cache)
+        return EmbeddingSet(paths, z["emb"], z["found"], z["boxes"], z["n_faces"], z["sharpness"])
+
+    def work(p: str) -> Row:
+        img = cv2.imread(str(root / p), cv2.IMREAD_COLOR)
+        if transform is not None:
+            img = transform(img)
+        return embed_one(engine, img, min_face)
+
+    n = len(paths)
+    emb = np.zeros((n, 512), np.float32)
+    found = np.zeros(n, bool)
+    boxes = np.zeros((n, 4), np.float32)
+    n_faces = np.zeros(n, np.int32)
+    sharp = np.zeros(n, np.float32)
+    with ThreadPoolExecutor(threads) as pool:
+        for i, (e, box, k, s) in enumerate(pool.map(work, paths)):
+            if e is not None:
+                emb[i], found[i] = e, True
+            boxes[i], n_faces[i], sharp[i] = box, k, s
+            if progress:
+                progress(i + 1)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, emb=emb, found=found, boxes=boxes, n_faces=n_faces, sharpness=sharp)
+    return EmbeddingSet(paths, emb, found, boxes, n_faces, sharp)
+
+
+def pair_scores(es: EmbeddingSet, pairs: Iterable[Pair]) -> tuple[np.ndarray, np.ndarray, list[Pair]]:
+    """Cosine of each pair, the same-person labels, and the pairs lost (no face in an image)."""
+    idx = es.index()
+    scores, labels, lost = [], [], []
+    for p in pairs:
+        i, j = idx[p.a], idx[p.b]
+        if not (es.found[i] and es.found[j]):
+            lost.append(p)
+            scores.append(-1.0)  # a lost pair counts as "different": it costs accuracy
+        else:
+            scores.append(float(es.emb[i] @ es.emb[j]))
+        labels.append(p.same)
+    return np.array(scores), np.array(labels), lost
+
+
+def best_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Threshold maximising accuracy on these pairs, and that accuracy."""
+    order = np.argsort(scores)
+    s, y = scores[order], labels[order]
+    # accept when score > t; candidate t between consecutive sorted scores
+    n_pos = y.sum()
+    fn = np.concatenate([[0], np.cumsum(y)])  # positives at or below each cut
+    tn = np.concatenate([[0], np.cumsum(~y)])
+    acc = (tn + (n_pos - fn)) / len(y)
+    k = int(acc.argmax())
+    lo = s[k - 1] if k > 0 else s[0] - 1e-3
+    hi = s[k] if k < len(s) else s[-1] + 1e-3
+    return float((lo + hi) / 2), float(acc[k])
+
+
+def ten_fold(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> list[float]:
+    """LFW protocol: per fold, the threshold is chosen on the 9 other folds."""
+    accs = []
+    for f in np.unique(folds):
+        test = folds == f
+        t, _ = best_threshold(scores[~test], labels[~test])
+        accs.append(float(((scores[test] > t) == labels[test]).mean()))
+    return accs
+
+
+def all_pairs(es: EmbeddingSet, ids: list[str], block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Genuine and impostor cosines over every pair of distinct images with a face."""
+    keep = np.where(es.found)[0]
+    emb = es.emb[keep]
+    lab = np.unique(np.array(ids)[keep], return_inverse=True)[1]
+    genuine, impostor = [], []
+    n = len(keep)
+    for s in range(0, n, block):
+        sim = emb[s : s + block] @ emb.T
+        rows = np.arange(s, min(n, s + block))
+        upper = np.arange(n)[None, :] > rows[:, None]
+        same = lab[rows][:, None] == lab[None, :]
+        genuine.append(sim[upper & same])
+        impostor.append(sim[upper & ~same])
+    return np.concatenate(genuine), np.concatenate(impostor)
+
+
+def lfw_report(lfw_root: Path, engine: Engine | None = None) -> dict[str, object]:
+    """LFW View 2 (6,000 pairs, 10 folds) through the server's pipeline from the raw images."""
+    from .datasets import lfw_images, lfw_pairs
+
+    engine = engine or Engine.load()
+    paths = lfw_images(lfw_root)
+    es = embed_images(engine, lfw_root / "images", paths)
+    pairs = lfw_pairs(lfw_root)
+    scores, labels, lost = pair_scores(es, pairs)
+    folds = np.array([p.fold for p in pairs])
+    accs = np.array(ten_fold(scores, labels, folds))
+    t01 = engine.calibrated.threshold_cosines("photo-photo")["err_01"]
+    tar = float((scores[labels] >= t01).mean())
+    far = float((scores[~labels] >= t01).mean())
+    idx = es.index()
+    multi = sum(1 for p in {q for pr in pairs for q in (pr.a, pr.b)} if es.n_faces[idx[p]] > 1)
+    table = "\n".join(
+        [
+            "LFW View 2, 6,000 pairs, 10-fold (threshold chosen on the 9 other folds)",
+            f"  accuracy      {accs.mean() * 100:.2f} % ± {accs.std() * 100:.2f}",
+            f"  per fold      {' '.join(f'{a * 100:.2f}' for a in accs)}",
+            f"  pairs lost    {len(lost)} (no face found)",
+            f"  TAR @ err_01  {tar * 100:.2f} %   FAR @ err_01 {far * 100:.3f} % (3,000 impostor pairs)",
+            f"  images with >1 face among the pairs' images: {multi} (the largest face is used)",
+        ]
+    )
+    return {
+        "accuracy_mean": float(accs.mean()),
+        "accuracy_std": float(accs.std()),
+        "folds": accs.tolist(),
+        "pairs_lost": [f"{p.a} {p.b}" for p in lost],
+        "tar_at_err_01": tar,
+        "far_at_err_01": far,
+        "multi_face_images": multi,
+        "model_pack": engine.pack.digest,
+        "table": table,
+    }

@@ -1,0 +1,109 @@
+"""Bytes in, BGR pixels out: base64, format sniffing, size rules from the header, safe decode.
+
+Every function is pure. Failures raise :class:`FaceCompareError` naming the parameter.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+import warnings
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .config import ImageLimits
+from .errors import ErrorCode, FaceCompareError
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_DATA_URL = re.compile(rb"^data:image/[a-zA-Z0-9.+-]+;base64,")
+_WHITESPACE = re.compile(rb"\s+")
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+# We check pixel counts ourselves before decoding; Pillow only reads headers here.
+Image.MAX_IMAGE_PIXELS = None
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    format: str  # "jpeg" or "png"
+    width: int  # as stored (before EXIF rotation; area and max side do not change with it)
+    height: int
+
+
+def b64decode(text: str | bytes, param: str) -> bytes:
+    """Strict base64 with a tolerated ``data:image/...;base64,`` prefix and line breaks."""
+    raw = text.encode("ascii", "ignore") if isinstance(text, str) else text
+    raw = _DATA_URL.sub(b"", raw.strip(), count=1)
+    if any(c in raw for c in b" \t\r\n"):
+        raw = _WHITESPACE.sub(b"", raw)
+    raw = raw.translate(_URLSAFE)  # the URL-safe alphabet is accepted too
+    raw += b"=" * (-len(raw) % 4)
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param) from None
+
+
+def sniff(data: bytes) -> str | None:
+    if data.startswith(JPEG_MAGIC):
+        return "jpeg"
+    if data.startswith(PNG_MAGIC):
+        return "png"
+    return None
+
+
+def read_header(data: bytes, param: str) -> ImageHeader:
+    """Format from the magic bytes and dimensions from the header, without decoding pixels."""
+    fmt = sniff(data)
+    if fmt is None:
+        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data), formats=["JPEG" if fmt == "jpeg" else "PNG"]) as im:
+                width, height = im.size
+    except Exception:  # Pillow raises many types for damaged headers
+        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param) from None
+    if width <= 0 or height <= 0:
+        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)
+    return ImageHeader(fmt, width, height)
+
+
+def check_size(header: ImageHeader, nbytes: int, limits: ImageLimits, param: str) -> None:
+    if (
+        header.width * header.height < limits.min_area
+        or max(header.width, header.height) > limits.max_side
+        or nbytes > limits.max_bytes
+    ):
+        raise FaceCompareError(ErrorCode.INVALID_IMAGE_SIZE, param)
+
+
+def _looks_truncated(data: bytes, fmt: str) -> bool:
+    if fmt == "jpeg":
+        # The end-of-image marker must close the stream (padding after it is tolerated).
+        return b"\xff\xd9" not in data[-4096:].rstrip(b"\x00\r\n ")[-64:]
+    return b"IEND" not in data[-64:]
+
+
+def decode(data: bytes, header: ImageHeader, param: str) -> np.ndarray:
+    """Decode to an 8-bit BGR array, honouring EXIF orientation. Damaged files are refused."""
+    if _looks_truncated(data, header.format):
+        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None or img.ndim != 3 or img.shape[2] != 3:
+        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)
+    return img
+
+
+def load(text: str | bytes, limits: ImageLimits, param: str) -> np.ndarray:
+    """base64 text (or raw file bytes) → checked, decoded BGR image."""
+    data = text if isinstance(text, bytes) and sniff(text) else b64decode(text, param)
+    header = read_header(data, param)
+    check_size(header, len(data), limits, param)
+    return decode(data, header, param)

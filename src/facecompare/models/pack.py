@@ -1,0 +1,108 @@
+"""Find a pack's files in its PyPI wheel, verify their SHA-256, open onnxruntime sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+
+from ..errors import ModelIntegrityError
+
+DEFAULT_PACK = "vectron-mbf"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    role: str
+    path: Path
+    sha256: str
+    licence: str
+
+
+@dataclass(frozen=True)
+class ModelPack:
+    name: str
+    version: str
+    licence: str
+    manifest: dict[str, Any]
+    files: dict[str, ModelFile]
+
+    @cached_property
+    def digest(self) -> str:
+        """One hash for the whole pack (the files' hashes), for caches and calibration files."""
+        joined = "".join(f"{r}:{f.sha256}" for r, f in sorted(self.files.items()))
+        return hashlib.sha256(joined.encode()).hexdigest()[:16]
+
+    def session(self, role: str, intra_op_threads: int = 1) -> ort.InferenceSession:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = intra_op_threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        return ort.InferenceSession(
+            verified_bytes(self.files[role]), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "digest": self.digest,
+            "source": f"{self.manifest['package']}=={self.manifest['package_version']}",
+            "licence": self.licence,
+            "files": {
+                r: {"file": f.path.name, "sha256": f.sha256, "licence": f.licence}
+                for r, f in self.files.items()
+            },
+        }
+
+
+def verified_bytes(model: ModelFile) -> bytes:
+    """The file's bytes, refused unless their SHA-256 is the pinned one."""
+    if not model.path.is_file():
+        raise ModelIntegrityError(f"model file missing: {model.path}")
+    data = model.path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != model.sha256:
+        raise ModelIntegrityError(
+            f"refusing to load {model.path}: SHA-256 {actual} does not match the pinned "
+            f"{model.sha256}"
+        )
+    return data
+
+
+def read_manifest(name: str = DEFAULT_PACK) -> dict[str, Any]:
+    text = resources.files(__package__).joinpath("packs", f"{name}.json").read_text()
+    return json.loads(text)
+
+
+def package_dir(manifest: dict[str, Any]) -> Path:
+    """Directory of the model files inside the installed wheel (the package is not imported)."""
+    top, _, sub = manifest["package_dir"].partition("/")
+    spec = importlib.util.find_spec(top)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelIntegrityError(
+            f"model pack {manifest['name']!r} needs the package "
+            f"{manifest['package']}=={manifest['package_version']}; install it with pip"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / sub
+
+
+def load_pack(name: str = DEFAULT_PACK, model_dir: Path | None = None) -> ModelPack:
+    """Locate and verify every file of a pack. Raises ModelIntegrityError on any mismatch."""
+    manifest = read_manifest(name)
+    base = model_dir or package_dir(manifest)
+    files: dict[str, ModelFile] = {}
+    for role, entry in manifest["files"].items():
+        model = ModelFile(role, base / entry["file"], entry["sha256"], entry["licence"])
+        verified_bytes(model)  # fail at start-up, before any session is built
+        files[role] = model
+    return ModelPack(manifest["name"], manifest["version"], manifest["licence"], manifest, files)

@@ -1,0 +1,33 @@
+"""Fault injection: an engine that fails unexpectedly answers 500 INTERNAL_ERROR, no traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi.testclient import TestClient
+
+from facecompare.api.app import create_app
+from facecompare.api.auth import KeyStore
+from facecompare.config import Settings
+
+
+class Exploding:
+    pack = None
+
+    def compare(self, req):
+        raise ZeroDivisionError("boom")
+
+
+def test_internal_error(tmp_path, caplog):
+    settings = Settings(keys_db=tmp_path / "k.db")
+    key = KeyStore(settings.keys_db).create("t")
+    app = create_app(settings, engine=Exploding())  # type: ignore[arg-type]
+    with caplog.at_level(logging.ERROR), TestClient(app) as client:
+        r = client.post("/aiface/face-compare/v1", headers={"x-aigen-key": key},
+                        json={"image1": "QUJD", "image2": "QUJD"})
+    assert r.status_code == 500
+    body = r.json()
+    assert body["error_message"] == "INTERNAL_ERROR"
+    assert body["request_id"] == r.headers["x-request-id"]
+    assert "boom" not in r.text and "Traceback" not in r.text
+    assert body["request_id"] in caplog.text and "ZeroDivisionError" in caplog.text
