@@ -70,8 +70,17 @@ class Server:
         self.keys_db = tmp / "keys.db"
         self.env = {**os.environ, "FACECOMPARE_KEYS_DB": str(self.keys_db), **(env or {})}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "facecompare", "serve", "--port", str(self.port),
-             "--log-level", "warning", *args],
+            [
+                sys.executable,
+                "-m",
+                "facecompare",
+                "serve",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                *args,
+            ],
             env=self.env,
         )
         deadline = time.monotonic() + 60
@@ -89,8 +98,11 @@ class Server:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "facecompare", *args], env=self.env,
-            capture_output=True, text=True, timeout=60,
+            [sys.executable, "-m", "facecompare", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
     def new_key(self, name: str) -> str:

@@ -12,9 +12,7 @@ def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 
 @settings(max_examples=50, deadline=None)
-@given(
-    st.floats(-np.pi, np.pi), st.floats(0.2, 5.0), st.floats(-300, 300), st.floats(-300, 300)
-)
+@given(st.floats(-np.pi, np.pi), st.floats(0.2, 5.0), st.floats(-300, 300), st.floats(-300, 300))
 def test_recovers_a_known_similarity(angle, scale, tx, ty):
     c, s = np.cos(angle), np.sin(angle)
     true = np.array([[scale * c, -scale * s, tx], [scale * s, scale * c, ty]])

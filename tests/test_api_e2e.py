@@ -15,8 +15,14 @@ from conftest import Server, jpeg_b64, lfw_image, upscaled
 PATH = "/aiface/face-compare/v1"
 
 
-def post(server: Server, key: str | None, body: object = None, *, content: bytes | None = None,
-         headers: dict[str, str] | None = None) -> httpx.Response:
+def post(
+    server: Server,
+    key: str | None,
+    body: object = None,
+    *,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
     h = {"content-type": "application/json", **(headers or {})}
     if key is not None:
         h["x-aigen-key"] = key
@@ -27,8 +33,10 @@ def post(server: Server, key: str | None, body: object = None, *, content: bytes
 
 @pytest.fixture(scope="module")
 def same_pair() -> tuple[str, str]:
-    return (jpeg_b64(upscaled(lfw_image("Aaron_Peirsol", 1))),
-            jpeg_b64(upscaled(lfw_image("Aaron_Peirsol", 2))))
+    return (
+        jpeg_b64(upscaled(lfw_image("Aaron_Peirsol", 1))),
+        jpeg_b64(upscaled(lfw_image("Aaron_Peirsol", 2))),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,21 +98,31 @@ def test_face_boxes_returned(server, api_key, same_pair):
 
 def test_data_url_and_line_breaks(server, api_key, same_pair):
     wrapped = "\n".join(same_pair[1][i : i + 76] for i in range(0, len(same_pair[1]), 76))
-    r = post(server, api_key, {"image1": "data:image/jpeg;base64," + same_pair[0], "image2": wrapped,
-                               "unknown_field": 1})
+    r = post(
+        server,
+        api_key,
+        {"image1": "data:image/jpeg;base64," + same_pair[0], "image2": wrapped, "unknown_field": 1},
+    )
     assert r.status_code == 200 and "confidence" in r.json()
 
 
 def test_png_accepted(server, api_key, same_pair):
     ok, png = cv2.imencode(".png", upscaled(lfw_image("Aaron_Peirsol", 2)))
-    r = post(server, api_key, {"image1": same_pair[0], "image2": base64.b64encode(png.tobytes()).decode()})
+    r = post(
+        server,
+        api_key,
+        {"image1": same_pair[0], "image2": base64.b64encode(png.tobytes()).decode()},
+    )
     assert r.status_code == 200 and r.json()["confidence"] > 50
 
 
 @pytest.mark.parametrize("key", [None, "", "fc_not-a-key"])
 def test_authentication_error(server, key, same_pair):
-    expect_error(post(server, key, {"image1": same_pair[0], "image2": same_pair[1]}),
-                 401, "AUTHENTICATION_ERROR")
+    expect_error(
+        post(server, key, {"image1": same_pair[0], "image2": same_pair[1]}),
+        401,
+        "AUTHENTICATION_ERROR",
+    )
 
 
 def test_auth_checked_before_body(server):
@@ -133,8 +151,14 @@ def test_keys_create_list_revoke(server, same_pair):
         ({"image1": 5, "image2": "x"}, "BAD_ARGUMENTS: image1"),
         ({"image1": None, "image2": "x"}, "BAD_ARGUMENTS: image1"),
         ({"image1": "QUJD", "image2": ["x"]}, "BAD_ARGUMENTS: image2"),
-        ({"image1": "QUJD", "image2": "QUJD", "blur_detection": "true"}, "BAD_ARGUMENTS: blur_detection"),
-        ({"image1": "QUJD", "image2": "QUJD", "verified_document": 1}, "BAD_ARGUMENTS: verified_document"),
+        (
+            {"image1": "QUJD", "image2": "QUJD", "blur_detection": "true"},
+            "BAD_ARGUMENTS: blur_detection",
+        ),
+        (
+            {"image1": "QUJD", "image2": "QUJD", "verified_document": 1},
+            "BAD_ARGUMENTS: verified_document",
+        ),
         ([1, 2], "BAD_ARGUMENTS: body"),
         ("text", "BAD_ARGUMENTS: body"),
     ],
@@ -162,36 +186,57 @@ def test_unsupported_format(server, api_key, same_pair):
 
 def test_invalid_image_size(server, api_key, same_pair):
     small = jpeg_b64(lfw_image("Aaron_Peirsol", 1))  # 250 × 250 < 480 × 480
-    expect_error(post(server, api_key, {"image1": small, "image2": same_pair[1]}),
-                 400, "INVALID_IMAGE_SIZE: image1")
+    expect_error(
+        post(server, api_key, {"image1": small, "image2": same_pair[1]}),
+        400,
+        "INVALID_IMAGE_SIZE: image1",
+    )
     huge = jpeg_b64(np.zeros((4100, 100, 3), np.uint8))  # over 4096 px on a side
-    expect_error(post(server, api_key, {"image1": same_pair[0], "image2": huge}),
-                 400, "INVALID_IMAGE_SIZE: image2")
+    expect_error(
+        post(server, api_key, {"image1": same_pair[0], "image2": huge}),
+        400,
+        "INVALID_IMAGE_SIZE: image2",
+    )
     # 480 × 480 exactly is allowed (area rule), and so is a 400 × 576 image (same area)
-    r = post(server, api_key, {"image1": jpeg_b64(np.zeros((576, 400, 3), np.uint8)),
-                               "image2": same_pair[1]})
+    r = post(
+        server,
+        api_key,
+        {"image1": jpeg_b64(np.zeros((576, 400, 3), np.uint8)), "image2": same_pair[1]},
+    )
     assert r.json()["error_message"] == "CAN_NOT_DETECT_FACE: image1"
 
 
 def test_format_checked_before_size(server, api_key):
     small = jpeg_b64(lfw_image("Aaron_Peirsol", 1))
-    expect_error(post(server, api_key, {"image1": small, "image2": "@@@"}),
-                 400, "IMAGE_ERROR_UNSUPPORTED_FORMAT: image2")
+    expect_error(
+        post(server, api_key, {"image1": small, "image2": "@@@"}),
+        400,
+        "IMAGE_ERROR_UNSUPPORTED_FORMAT: image2",
+    )
 
 
 def test_can_not_detect_face(server, api_key, same_pair, faceless):
-    expect_error(post(server, api_key, {"image1": same_pair[0], "image2": faceless}),
-                 200, "CAN_NOT_DETECT_FACE: image2")
-    expect_error(post(server, api_key, {"image1": faceless, "image2": faceless}),
-                 200, "CAN_NOT_DETECT_FACE: image1")
+    expect_error(
+        post(server, api_key, {"image1": same_pair[0], "image2": faceless}),
+        200,
+        "CAN_NOT_DETECT_FACE: image2",
+    )
+    expect_error(
+        post(server, api_key, {"image1": faceless, "image2": faceless}),
+        200,
+        "CAN_NOT_DETECT_FACE: image1",
+    )
 
 
 def test_face_below_minimum_size(server, api_key, same_pair):
     # the LFW face (~100 px) pasted unscaled on a 600 × 600 canvas is under the 112 px rule
     canvas = np.full((600, 600, 3), 128, np.uint8)
     canvas[175:425, 175:425] = lfw_image("Aaron_Peirsol", 1)
-    expect_error(post(server, api_key, {"image1": jpeg_b64(canvas), "image2": same_pair[1]}),
-                 200, "CAN_NOT_DETECT_FACE: image1")
+    expect_error(
+        post(server, api_key, {"image1": jpeg_b64(canvas), "image2": same_pair[1]}),
+        200,
+        "CAN_NOT_DETECT_FACE: image1",
+    )
 
 
 def test_image_blured(server, api_key, same_pair):
@@ -199,17 +244,25 @@ def test_image_blured(server, api_key, same_pair):
     body = {"image1": same_pair[0], "image2": blurred}
     r = post(server, api_key, body)
     assert r.status_code == 200 and "confidence" in r.json()  # off by default
-    expect_error(post(server, api_key, {**body, "blur_detection": True}), 200, "IMAGE_BLURED: image2")
+    expect_error(
+        post(server, api_key, {**body, "blur_detection": True}), 200, "IMAGE_BLURED: image2"
+    )
     r = post(server, api_key, {**body, "image2": same_pair[1], "blur_detection": True})
     assert "confidence" in r.json()
 
 
 def test_can_not_detect_idcard(server, api_key, same_pair):
     body = {"image1": same_pair[0], "image2": same_pair[1]}
-    expect_error(post(server, api_key, {**body, "image2_is_document": True}),
-                 200, "CAN_NOT_DETECT_IDCARD: image2")
-    expect_error(post(server, api_key, {**body, "verified_document": True}),
-                 200, "CAN_NOT_DETECT_IDCARD: image1")
+    expect_error(
+        post(server, api_key, {**body, "image2_is_document": True}),
+        200,
+        "CAN_NOT_DETECT_IDCARD: image2",
+    )
+    expect_error(
+        post(server, api_key, {**body, "verified_document": True}),
+        200,
+        "CAN_NOT_DETECT_IDCARD: image1",
+    )
 
 
 def test_request_entity_too_large(server, api_key):

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import jpeg_b64, lfw_image, upscaled
 from facecompare.calibration import (
     THRESHOLD_FARS,
     CalibrationError,
@@ -22,8 +23,6 @@ from facecompare.calibration.fit import (
 )
 from facecompare.compare import CompareRequest, Engine
 from facecompare.models import load_pack
-
-from conftest import jpeg_b64, lfw_image, upscaled
 
 
 @given(st.floats(-1, 1), st.floats(-1, 1))
@@ -92,7 +91,8 @@ def test_changing_the_file_changes_the_answer(tmp_path, engine):
     path.write_text(json.dumps(data))
     other = Engine(pack, load_calibration(path, pack.digest), engine.settings)
     req = CompareRequest(
-        jpeg_b64(upscaled(lfw_image("Aaron_Peirsol", 1))), jpeg_b64(upscaled(lfw_image("Aaron_Peirsol", 2)))
+        jpeg_b64(upscaled(lfw_image("Aaron_Peirsol", 1))),
+        jpeg_b64(upscaled(lfw_image("Aaron_Peirsol", 2))),
     )
     a, b = engine.compare(req), other.compare(req)
     assert a.cosine == pytest.approx(b.cosine)

@@ -46,7 +46,10 @@ def test_base64_tolerances(photo):
     data = encode(photo)
     b64 = base64.b64encode(data).decode()
     assert imaging.b64decode("data:image/jpeg;base64," + b64, "image1") == data
-    assert imaging.b64decode("\r\n".join(b64[i : i + 76] for i in range(0, len(b64), 76)), "image1") == data
+    assert (
+        imaging.b64decode("\r\n".join(b64[i : i + 76] for i in range(0, len(b64), 76)), "image1")
+        == data
+    )
     assert imaging.b64decode(base64.urlsafe_b64encode(data).decode().rstrip("="), "image1") == data
 
 
@@ -68,11 +71,17 @@ def test_format_is_sniffed_not_trusted(photo):
 def test_truncated_refused(photo, ext):
     data = encode(photo, ext)
     for cut in (len(data) // 2, len(data) - 3):
-        assert code_of(imaging.load, data[:cut], LIMITS, "image1") == "IMAGE_ERROR_UNSUPPORTED_FORMAT: image1"
+        assert (
+            code_of(imaging.load, data[:cut], LIMITS, "image1")
+            == "IMAGE_ERROR_UNSUPPORTED_FORMAT: image1"
+        )
 
 
 def test_size_rules(photo):
-    assert code_of(imaging.load, encode(photo[:400, :400]), LIMITS, "image1") == "INVALID_IMAGE_SIZE: image1"
+    assert (
+        code_of(imaging.load, encode(photo[:400, :400]), LIMITS, "image1")
+        == "INVALID_IMAGE_SIZE: image1"
+    )
     imaging.load(encode(np.zeros((480, 480, 3), np.uint8)), LIMITS, "image1")
     tight = ImageLimits(max_bytes=1000)
     assert code_of(imaging.load, encode(photo), tight, "image2") == "INVALID_IMAGE_SIZE: image2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 
 from fastapi.testclient import TestClient
@@ -11,20 +12,21 @@ from facecompare.api.auth import KeyStore
 from facecompare.config import Settings
 
 
-class Exploding:
-    pack = None
-
-    def compare(self, req):
+def test_internal_error(tmp_path, caplog, engine):
+    def explode(req):
         raise ZeroDivisionError("boom")
 
-
-def test_internal_error(tmp_path, caplog):
+    broken = copy.copy(engine)
+    broken.compare = explode  # type: ignore[method-assign]
     settings = Settings(keys_db=tmp_path / "k.db")
     key = KeyStore(settings.keys_db).create("t")
-    app = create_app(settings, engine=Exploding())  # type: ignore[arg-type]
+    app = create_app(settings, engine=broken)
     with caplog.at_level(logging.ERROR), TestClient(app) as client:
-        r = client.post("/aiface/face-compare/v1", headers={"x-aigen-key": key},
-                        json={"image1": "QUJD", "image2": "QUJD"})
+        r = client.post(
+            "/aiface/face-compare/v1",
+            headers={"x-aigen-key": key},
+            json={"image1": "QUJD", "image2": "QUJD"},
+        )
     assert r.status_code == 500
     body = r.json()
     assert body["error_message"] == "INTERNAL_ERROR"

@@ -12,7 +12,9 @@ def test_create_verify_revoke(tmp_path):
     key = store.create("alice")
     assert key.startswith("fc_") and len(key) > 40
     assert store.verify(key) == "alice"
-    assert store.verify(key + "x") is None and store.verify("") is None and store.verify(None) is None
+    assert (
+        store.verify(key + "x") is None and store.verify("") is None and store.verify(None) is None
+    )
     with pytest.raises(KeyError_):
         store.create("alice")
     store.revoke("alice")

@@ -61,8 +61,9 @@ class Engine:
 
     @classmethod
     def load(cls, settings: Settings | None = None, with_calibration: bool = True) -> Engine:
-        """Verify and load the model pack and its calibration (``with_calibration=False``: models only,
-        for the calibration command itself)."""
+        """Verify and load the model pack and its calibration.
+
+        ``with_calibration=False`` loads the models only, for the calibration command itself."""
         settings = settings or Settings.from_env()
         pack = load_pack()
         if not with_calibration:
@@ -104,8 +105,10 @@ class Engine:
     # -- the use case ---------------------------------------------------------------------------
     def compare(self, req: CompareRequest) -> CompareResult:
         limits = self.settings.limits
-        datas = [imaging.b64decode(t, p) if isinstance(t, str) else t
-                 for t, p in zip((req.image1, req.image2), PARAMS, strict=True)]
+        datas = [
+            imaging.b64decode(t, p) if isinstance(t, str) else t
+            for t, p in zip((req.image1, req.image2), PARAMS, strict=True)
+        ]
         headers = [imaging.read_header(d, p) for d, p in zip(datas, PARAMS, strict=True)]
         for d, h, p in zip(datas, headers, PARAMS, strict=True):
             imaging.check_size(h, len(d), limits, p)
@@ -114,7 +117,9 @@ class Engine:
         docs = self._documents(imgs, req)
         found: list[FoundFace] = []
         for img, doc, param in zip(imgs, docs, PARAMS, strict=True):
-            face = self.document_face(doc) if doc else self.largest_face(img, self.settings.min_face)
+            face = (
+                self.document_face(doc) if doc else self.largest_face(img, self.settings.min_face)
+            )
             if face is None:
                 raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
             found.append(face)

@@ -52,7 +52,9 @@ def lfw_pairs(root: Path | None = None, file: str = "pairs.txt") -> list[Pair]:
     for i, row in enumerate(rows):
         fold = i // (2 * per)
         if len(row) == 3:
-            pairs.append(Pair(lfw_image(row[0], int(row[1])), lfw_image(row[0], int(row[2])), True, fold))
+            pairs.append(
+                Pair(lfw_image(row[0], int(row[1])), lfw_image(row[0], int(row[2])), True, fold)
+            )
         else:
             pairs.append(
                 Pair(lfw_image(row[0], int(row[1])), lfw_image(row[2], int(row[3])), False, fold)

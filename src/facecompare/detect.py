@@ -88,7 +88,9 @@ class SCRFD:
         h0, w0 = img.shape[:2]
         scale = min(1.0, size / max(h0, w0))
         nh, nw = max(1, round(h0 * scale)), max(1, round(w0 * scale))
-        resized = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        resized = cv2.resize(
+            img, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        )
         ph, pw = -(-nh // 32) * 32, -(-nw // 32) * 32  # pad to a multiple of the largest stride
         canvas = np.zeros((ph, pw, 3), np.float32)
         canvas[:nh, :nw] = resized[..., ::-1]  # BGR → RGB

@@ -14,7 +14,9 @@ _WORK_SIDE = 800
 
 @dataclass(frozen=True)
 class Document:
-    quad: np.ndarray  # 4 × 2 corners in image pixels: top-left, top-right, bottom-right, bottom-left
+    quad: (
+        np.ndarray
+    )  # 4 × 2 corners in image pixels: top-left, top-right, bottom-right, bottom-left
     image: np.ndarray  # the document warped to a flat, landscape rectangle
 
 

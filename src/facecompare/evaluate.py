@@ -16,6 +16,7 @@ from .align import align
 from .compare import Engine
 from .config import default_home
 from .datasets import Pair
+from .detect import Face
 
 
 @dataclass
@@ -35,17 +36,41 @@ def cache_dir() -> Path:
     return default_home() / "cache"
 
 
+def pipeline_fingerprint() -> str:
+    """Hash of the pipeline's source, so cached embeddings are never reused across code changes."""
+    pkg = Path(__file__).parent
+    h = hashlib.sha256()
+    for name in ("imaging.py", "detect.py", "align.py", "embed.py", "compare.py", "quality.py"):
+        h.update((pkg / name).read_bytes())
+    return h.hexdigest()[:12]
+
+
 Row = tuple[np.ndarray | None, np.ndarray, int, float]
 
 
-def embed_one(engine: Engine, img: np.ndarray, min_face: float) -> Row:
-    """The server's face choice (largest qualifying face) → embedding, box, face count, sharpness."""
+FACE_CHOICES = ("central", "largest")
+
+
+def choose(faces: list[Face], shape: tuple[int, ...], choice: str) -> Face:
+    """``largest``: the server's rule. ``central``: the face nearest the image centre, which is
+    the labelled person in LFW (its images are crops centred on that person)."""
+    if choice == "largest":
+        return faces[0]
+    h, w = shape[:2]
+    return min(
+        faces, key=lambda f: np.hypot((f.box[0] + f.box[2] - w) / 2, (f.box[1] + f.box[3] - h) / 2)
+    )
+
+
+def embed_one(engine: Engine, img: np.ndarray, min_face: float, choice: str = "central") -> Row:
+    """The chosen face → embedding, box, face count, sharpness (``faces`` is the server's stage)."""
     faces = engine.faces(img, min_face)
     if not faces:
         return None, np.zeros(4, np.float32), 0, 0.0
-    crop = align(img, faces[0].landmarks)
+    face = choose(faces, img.shape, choice)
+    crop = align(img, face.landmarks)
     emb = engine.embed([crop])[0]
-    return emb, faces[0].box.astype(np.float32), len(faces), quality.sharpness(crop)
+    return emb, face.box.astype(np.float32), len(faces), quality.sharpness(crop)
 
 
 def embed_images(
@@ -54,6 +79,7 @@ def embed_images(
     paths: list[str],
     *,
     min_face: float = 0,
+    choice: str = "central",
     transform: Callable[[np.ndarray], np.ndarray] | None = None,
     tag: str = "",
     threads: int = 2,
@@ -61,7 +87,19 @@ def embed_images(
 ) -> EmbeddingSet:
     """Embed every image (cached on disk by model pack, settings and file list)."""
     key = hashlib.sha256(
-        "\n".join([engine.pack.digest, str(engine.settings.det_size), str(min_face), tag, str(root), *paths]).encode()
+        "\n".join(
+            [
+                engine.pack.digest,
+                pipeline_fingerprint(),
+                str(engine.settings.det_size),
+                str(engine.settings.det_threshold),
+                str(min_face),
+                choice,
+                tag,
+                str(root),
+                *paths,
+            ]
+        ).encode()
     ).hexdigest()[:20]
     cache = cache_dir() / f"emb-{engine.pack.digest}-{key}.npz"
     if cache.exists():
@@ -72,7 +110,7 @@ def embed_images(
         img = cv2.imread(str(root / p), cv2.IMREAD_COLOR)
         if transform is not None:
             img = transform(img)
-        return embed_one(engine, img, min_face)
+        return embed_one(engine, img, min_face, choice)
 
     n = len(paths)
     emb = np.zeros((n, 512), np.float32)
@@ -92,7 +130,9 @@ def embed_images(
     return EmbeddingSet(paths, emb, found, boxes, n_faces, sharp)
 
 
-def pair_scores(es: EmbeddingSet, pairs: Iterable[Pair]) -> tuple[np.ndarray, np.ndarray, list[Pair]]:
+def pair_scores(
+    es: EmbeddingSet, pairs: Iterable[Pair]
+) -> tuple[np.ndarray, np.ndarray, list[Pair]]:
     """Cosine of each pair, the same-person labels, and the pairs lost (no face in an image)."""
     idx = es.index()
     scores, labels, lost = [], [], []
@@ -149,13 +189,15 @@ def all_pairs(es: EmbeddingSet, ids: list[str], block: int = 2048) -> tuple[np.n
     return np.concatenate(genuine), np.concatenate(impostor)
 
 
-def lfw_report(lfw_root: Path, engine: Engine | None = None) -> dict[str, object]:
+def lfw_report(
+    lfw_root: Path, engine: Engine | None = None, choice: str = "central"
+) -> dict[str, object]:
     """LFW View 2 (6,000 pairs, 10 folds) through the server's pipeline from the raw images."""
     from .datasets import lfw_images, lfw_pairs
 
     engine = engine or Engine.load()
     paths = lfw_images(lfw_root)
-    es = embed_images(engine, lfw_root / "images", paths)
+    es = embed_images(engine, lfw_root / "images", paths, choice=choice)
     pairs = lfw_pairs(lfw_root)
     scores, labels, lost = pair_scores(es, pairs)
     folds = np.array([p.fold for p in pairs])
@@ -167,12 +209,14 @@ def lfw_report(lfw_root: Path, engine: Engine | None = None) -> dict[str, object
     multi = sum(1 for p in {q for pr in pairs for q in (pr.a, pr.b)} if es.n_faces[idx[p]] > 1)
     table = "\n".join(
         [
-            "LFW View 2, 6,000 pairs, 10-fold (threshold chosen on the 9 other folds)",
+            f"LFW View 2, 6,000 pairs, 10-fold (threshold chosen on the 9 other folds), "
+            f"face choice: {choice}",
             f"  accuracy      {accs.mean() * 100:.2f} % ± {accs.std() * 100:.2f}",
             f"  per fold      {' '.join(f'{a * 100:.2f}' for a in accs)}",
             f"  pairs lost    {len(lost)} (no face found)",
-            f"  TAR @ err_01  {tar * 100:.2f} %   FAR @ err_01 {far * 100:.3f} % (3,000 impostor pairs)",
-            f"  images with >1 face among the pairs' images: {multi} (the largest face is used)",
+            f"  TAR @ err_01  {tar * 100:.2f} %   FAR @ err_01 {far * 100:.3f} %"
+            " (3,000 impostor pairs)",
+            f"  images with >1 face among the pairs' images: {multi}",
         ]
     )
     return {
@@ -183,6 +227,7 @@ def lfw_report(lfw_root: Path, engine: Engine | None = None) -> dict[str, object
         "tar_at_err_01": tar,
         "far_at_err_01": far,
         "multi_face_images": multi,
+        "face_choice": choice,
         "model_pack": engine.pack.digest,
         "table": table,
     }

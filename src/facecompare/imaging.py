@@ -38,16 +38,22 @@ class ImageHeader:
 
 def b64decode(text: str | bytes, param: str) -> bytes:
     """Strict base64 with a tolerated ``data:image/...;base64,`` prefix and line breaks."""
-    raw = text.encode("ascii", "ignore") if isinstance(text, str) else text
+    try:
+        raw = text.encode("ascii") if isinstance(text, str) else text
+    except UnicodeEncodeError:
+        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param) from None
     raw = _DATA_URL.sub(b"", raw.strip(), count=1)
     if any(c in raw for c in b" \t\r\n"):
         raw = _WHITESPACE.sub(b"", raw)
     raw = raw.translate(_URLSAFE)  # the URL-safe alphabet is accepted too
     raw += b"=" * (-len(raw) % 4)
     try:
-        return base64.b64decode(raw, validate=True)
+        data = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
         raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param) from None
+    if not data:
+        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)
+    return data
 
 
 def sniff(data: bytes) -> str | None:

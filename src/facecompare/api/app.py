@@ -33,7 +33,7 @@ SECURITY_HEADERS = {
 
 
 class Admission:
-    """A bounded work queue: at most ``max_queue`` requests waiting or running, ``workers`` running."""
+    """Bounded queue: at most ``max_queue`` requests waiting or running, ``workers`` running."""
 
     def __init__(self, workers: int, max_queue: int) -> None:
         self.limiter = anyio.CapacityLimiter(workers)
@@ -140,8 +140,11 @@ def create_app(
             }
         },
         responses={
-            400: {"model": CompareResponse, "description": "IMAGE_ERROR_UNSUPPORTED_FORMAT, "
-                  "INVALID_IMAGE_SIZE, MISSING_ARGUMENTS or BAD_ARGUMENTS: <param>"},
+            400: {
+                "model": CompareResponse,
+                "description": "IMAGE_ERROR_UNSUPPORTED_FORMAT, "
+                "INVALID_IMAGE_SIZE, MISSING_ARGUMENTS or BAD_ARGUMENTS: <param>",
+            },
             401: {"model": CompareResponse, "description": "AUTHENTICATION_ERROR"},
             413: {"model": CompareResponse, "description": "REQUEST_ENTITY_TOO_LARGE"},
             429: {"model": CompareResponse, "description": "CONCURRENCY_LIMIT_EXCEEDED"},
@@ -155,9 +158,10 @@ def create_app(
         rid = request.state.request_id
         entered = False
         try:
-            if settings.auth and request.app.state.keys.verify(
-                request.headers.get("x-aigen-key")
-            ) is None:
+            if (
+                settings.auth
+                and request.app.state.keys.verify(request.headers.get("x-aigen-key")) is None
+            ):
                 raise FaceCompareError(ErrorCode.AUTHENTICATION_ERROR)
             body = await read_body(request, settings.max_body_bytes)
             req = parse_body(body)
@@ -166,9 +170,7 @@ def create_app(
                 raise FaceCompareError(ErrorCode.CONCURRENCY_LIMIT_EXCEEDED)
             entered = True
             engine: Engine = request.app.state.engine
-            result = await anyio.to_thread.run_sync(
-                engine.compare, req, limiter=admission.limiter
-            )
+            result = await anyio.to_thread.run_sync(engine.compare, req, limiter=admission.limiter)
         except FaceCompareError as err:
             log.info("request_id=%s error=%s", rid, err.code.value)
             return error_response(request, err)
@@ -193,7 +195,8 @@ def create_app(
     async def readyz(request: Request) -> Response:
         ready = request.app.state.engine is not None
         return json_response(
-            {"status": "ready" if ready else "loading"}, 200 if ready else 503,
+            {"status": "ready" if ready else "loading"},
+            200 if ready else 503,
             request.state.request_id,
         )
 

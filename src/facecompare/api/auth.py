@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -52,10 +53,8 @@ class KeyStore:
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(_SCHEMA)
-        try:
+        with contextlib.suppress(OSError):
             self.path.chmod(0o600)
-        except OSError:
-            pass
 
     def close(self) -> None:
         self._db.close()

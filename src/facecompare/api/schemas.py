@@ -45,7 +45,9 @@ class CompareResponse(BaseModel):
     thresholds: Thresholds | None = None
     face1: FaceBox | None = Field(None, description="face used in image1 (extra to the spec)")
     face2: FaceBox | None = Field(None, description="face used in image2 (extra to the spec)")
-    error_message: str | None = Field(None, description="only on error, e.g. CAN_NOT_DETECT_FACE: image1")
+    error_message: str | None = Field(
+        None, description="only on error, e.g. CAN_NOT_DETECT_FACE: image1"
+    )
 
 
 def parse_body(body: bytes) -> CompareRequest:

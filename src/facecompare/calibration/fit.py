@@ -36,7 +36,9 @@ def far_threshold(impostor: np.ndarray, far: float) -> float:
     return float(np.nextafter(np.float32(kth), np.float32(np.inf)))
 
 
-def fit_mapping(cosines: dict[str, float], anchors: dict[str, float] = SCALE_ANCHORS) -> ConfidenceMapping:
+def fit_mapping(
+    cosines: dict[str, float], anchors: dict[str, float] = SCALE_ANCHORS
+) -> ConfidenceMapping:
     """Least-squares logistic through (threshold cosine, anchor confidence) points."""
     names = [n for n in anchors if n in cosines]
     x = np.array([cosines[n] for n in names])
@@ -48,7 +50,9 @@ def fit_mapping(cosines: dict[str, float], anchors: dict[str, float] = SCALE_ANC
     return ConfidenceMapping(center=float(-intercept / slope), scale=float(1 / slope))
 
 
-def scenario_entry(genuine: np.ndarray, impostor: np.ndarray, provenance: dict[str, Any]) -> dict[str, Any]:
+def scenario_entry(
+    genuine: np.ndarray, impostor: np.ndarray, provenance: dict[str, Any]
+) -> dict[str, Any]:
     thresholds: dict[str, Any] = {}
     for name, far in THRESHOLD_FARS.items():
         t = far_threshold(impostor, far)
@@ -60,5 +64,9 @@ def scenario_entry(genuine: np.ndarray, impostor: np.ndarray, provenance: dict[s
         }
     return {
         "thresholds": thresholds,
-        "data": {**provenance, "genuine_pairs": int(genuine.size), "impostor_pairs": int(impostor.size)},
+        "data": {
+            **provenance,
+            "genuine_pairs": int(genuine.size),
+            "impostor_pairs": int(impostor.size),
+        },
     }
