@@ -166,3 +166,19 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     (out / f"lfw-eval-{face_choice}.json").write_text(json.dumps(report, indent=2) + "\n")
     typer.echo(report["table"])
+
+
+@app.command("eval-http")
+def evaluate_http(
+    url: Annotated[str, typer.Option(help="base URL of a running server")] = "http://127.0.0.1:8000",
+    key: Annotated[str, typer.Option(envvar="FACECOMPARE_KEY", help="API key [env FACECOMPARE_KEY]")] = "",
+    lfw: Annotated[Path, typer.Option(help="LFW folder")] = Path("../shared/datasets/lfw"),
+    fold: Annotated[int, typer.Option(help="LFW View 2 fold, 1 to 10")] = 1,
+) -> None:
+    """One LFW fold over HTTP against a running server (images upscaled to 500×500)."""
+    from .httpeval import run_fold
+
+    result = run_fold(url.rstrip("/"), key, lfw, fold - 1)
+    typer.echo(result.table())
+    for line in result.lost:
+        typer.echo(f"  lost: {line}")
