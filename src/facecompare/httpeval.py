@@ -50,8 +50,14 @@ def upscaled_jpeg_b64(path: Path, side: int = 500) -> str:
     return base64.b64encode(buf.tobytes()).decode()
 
 
-def run_fold(url: str, key: str, lfw_root: Path, fold: int = 0, limit: int | None = None,
-             concurrency: int = 2) -> HttpFoldResult:
+def run_fold(
+    url: str,
+    key: str,
+    lfw_root: Path,
+    fold: int = 0,
+    limit: int | None = None,
+    concurrency: int = 2,
+) -> HttpFoldResult:
     pairs: list[Pair] = [p for p in lfw_pairs(lfw_root) if p.fold == fold]
     if limit:
         same = [p for p in pairs if p.same][: limit // 2]
@@ -59,7 +65,10 @@ def run_fold(url: str, key: str, lfw_root: Path, fold: int = 0, limit: int | Non
     images = lfw_root / "images"
 
     def one(p: Pair) -> tuple[dict, float]:
-        body = {"image1": upscaled_jpeg_b64(images / p.a), "image2": upscaled_jpeg_b64(images / p.b)}
+        body = {
+            "image1": upscaled_jpeg_b64(images / p.a),
+            "image2": upscaled_jpeg_b64(images / p.b),
+        }
         with httpx.Client(timeout=60) as client:
             r = client.post(url + COMPARE_PATH, json=body, headers={"x-aigen-key": key})
         return r.json() | {"_status": r.status_code}, r.elapsed.total_seconds()
