@@ -14,7 +14,7 @@ import numpy as np
 from .calibration import THRESHOLD_FARS
 from .calibration.fit import far_threshold
 from .compare import Engine
-from .datasets import identity, lfw_images, lfw_pairs
+from .datasets import identity, lfw_images, lfw_pairs, orl_dir, orl_images
 from .evaluate import EmbeddingSet, all_pairs, embed_images, pair_scores, ten_fold
 from .verification import operating_points, realised, roc
 
@@ -109,6 +109,49 @@ def plots(
     return [str(path)]
 
 
+def pad_to_square(img: np.ndarray, side: int = 224) -> np.ndarray:
+    """ORL faces fill their 92×112 frame; the detector needs some context around a face."""
+    h, w = img.shape[:2]
+    canvas = np.full((side, side, 3), int(np.median(img)), np.uint8)
+    y, x = (side - h) // 2, (side - w) // 2
+    canvas[y : y + h, x : x + w] = img
+    return canvas
+
+
+def transfer_report(
+    engine: Engine, root: Path, paths: list[str], name: str, transform=None
+) -> tuple[dict[str, Any], list[str]]:
+    """The shipped photo-photo thresholds applied to another data set's all pairs."""
+    es = embed_images(engine, root, paths, choice="central", transform=transform, tag=name)
+    ids = [p.split("/", 1)[0] for p in paths]
+    genuine, impostor = all_pairs(es, ids)
+    cal_cos = engine.calibrated.threshold_cosines("photo-photo")
+    rows = {}
+    lines = [
+        f"{name}: {len(set(ids))} people, {len(paths)} images, {int((~es.found).sum())} without "
+        f"a face; {genuine.size:,} genuine and {impostor.size:,} impostor pairs",
+        "  threshold  target FAR  realised FAR (false accepts)  TAR %",
+    ]
+    for tname, far in THRESHOLD_FARS.items():
+        r_far, r_tar = realised(genuine, impostor, cal_cos[tname])
+        fa = int((impostor >= cal_cos[tname]).sum())
+        rows[tname] = {"target_far": far, "realised_far": r_far, "false_accepts": fa, "tar": r_tar}
+        lines.append(
+            f"  {tname:9s}  {far:.0e}       {r_far * 100:.4f} % ({fa}){'':14s}{r_tar * 100:.2f}"
+        )
+    return (
+        {
+            "people": len(set(ids)),
+            "images": len(paths),
+            "no_face": int((~es.found).sum()),
+            "genuine": int(genuine.size),
+            "impostor": int(impostor.size),
+            "thresholds": rows,
+        },
+        lines,
+    )
+
+
 def lfw_report(
     lfw_root: Path, out: Path, engine: Engine | None = None, choice: str = "central"
 ) -> dict[str, Any]:
@@ -144,6 +187,15 @@ def lfw_report(
             f"[{p.tar_ci[0] * 100:.3f}, {p.tar_ci[1] * 100:.3f}]  {p.false_accepts:,}"
         )
     lines += [f"  refused: {r}" for r in refused]
+    mapping = engine.calibrated.mapping
+    meaning = {}
+    lines += ["", "What a confidence means (LFW all pairs): share of pairs at or above it"]
+    lines.append("  confidence  cosine   impostors (FAR)   genuine (TAR)")
+    for c in (30, 40, 50, 60, 70, 80):
+        cos = mapping.inverse(c)
+        far, tar = realised(genuine, impostor, cos)
+        meaning[c] = {"cosine": cos, "far": far, "tar": tar}
+        lines.append(f"  {c:10d}  {cos:6.3f}   {far:.2e}          {tar * 100:.2f} %")
     lines += [
         "",
         "Held-out people (thresholds fitted on one half of LFW's people, applied to the other)",
@@ -156,6 +208,19 @@ def lfw_report(
                 f"{r['target_far']:.0e}       {r['realised_far'] * 100:.4f} %    "
                 f"{r['tar'] * 100:.2f}   {h['test_impostor_pairs']:,}"
             )
+    transfer: dict[str, Any] = {}
+    orl = orl_dir()
+    if orl is None:
+        lines += ["", "ORL (AT&T) faces: not installed, skipped (pip install .[eval])"]
+    else:
+        transfer["orl"], more = transfer_report(
+            engine,
+            orl,
+            orl_images(orl),
+            "ORL (AT&T) faces, padded to 224×224",
+            lambda im: pad_to_square(im),
+        )
+        lines += ["", *more]
     lines += ["", "plots: " + ", ".join(figures)]
     report = {
         "face_choice": choice,
@@ -169,6 +234,8 @@ def lfw_report(
             "refused": refused,
         },
         "held_out": ho,
+        "transfer": transfer,
+        "confidence_meaning": meaning,
         "plots": figures,
         "table": "\n".join(lines),
     }
