@@ -83,11 +83,17 @@ def serve(
         Path | None, typer.Option(help="calibration file (default: the pack's)")
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    log_format: Annotated[
+        str, typer.Option(help="json: one JSON object per line with request_id; or text")
+    ] = "json",
 ) -> None:
     """Run the HTTP service (models load at start-up; /readyz turns 200 when loaded)."""
     import uvicorn
 
     from .api.app import create_app
+    from .api.logs import configure_logging
+
+    configure_logging(log_format, log_level)
 
     settings = Settings.from_env(
         keys_db=keys_db, workers=workers, max_queue=max_queue, calibration=calibration
@@ -97,6 +103,7 @@ def serve(
         host=host,
         port=port,
         log_level=log_level,
+        log_config=None,  # configure_logging above (access lines come from api/metrics.py)
         access_log=False,
         timeout_graceful_shutdown=30,
     )

@@ -224,4 +224,11 @@ def create_app(
             },
         }
 
+    # --- ecosystem (issue 9): /metrics + access log middleware, /demo page -----------------
+    from .demo import router as demo_router
+    from .metrics import install_metrics
+
+    install_metrics(app)
+    app.include_router(demo_router)
+    # --- end ecosystem ------------------------------------------------------------------------
     return app
