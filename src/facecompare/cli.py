@@ -15,7 +15,9 @@ app = typer.Typer(
     help="Self-hosted face verification (AIGEN Face Compare API).", no_args_is_help=True
 )
 keys_app = typer.Typer(
-    help="Create, list and revoke API keys (stored as hashes in SQLite).", no_args_is_help=True
+    help="Create, list and revoke API keys (stored as hashes in SQLite, or in PostgreSQL when "
+    "FACECOMPARE_DATABASE_URL is set).",
+    no_args_is_help=True,
 )
 app.add_typer(keys_app, name="keys")
 
@@ -29,9 +31,10 @@ KeysDb = Annotated[
 
 
 def _store(keys_db: Path | None):  # noqa: ANN202 - imported lazily to keep --help fast
-    from .api.auth import KeyStore
+    from .api.keystores import open_key_store
 
-    return KeyStore(keys_db or default_keys_db())
+    # FACECOMPARE_DATABASE_URL=postgresql://... selects the shared PostgreSQL store
+    return open_key_store(keys_db or default_keys_db())
 
 
 @keys_app.command("create")
