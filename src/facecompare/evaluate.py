@@ -190,14 +190,17 @@ def all_pairs(es: EmbeddingSet, ids: list[str], block: int = 2048) -> tuple[np.n
 
 
 def lfw_report(
-    lfw_root: Path, engine: Engine | None = None, choice: str = "central"
+    lfw_root: Path,
+    engine: Engine | None = None,
+    choice: str = "central",
+    progress: Callable[[int], None] | None = None,  # ecosystem: CLI progress bar
 ) -> dict[str, object]:
     """LFW View 2 (6,000 pairs, 10 folds) through the server's pipeline from the raw images."""
     from .datasets import lfw_images, lfw_pairs
 
     engine = engine or Engine.load()
     paths = lfw_images(lfw_root)
-    es = embed_images(engine, lfw_root / "images", paths, choice=choice)
+    es = embed_images(engine, lfw_root / "images", paths, choice=choice, progress=progress)
     pairs = lfw_pairs(lfw_root)
     scores, labels, lost = pair_scores(es, pairs)
     folds = np.array([p.fold for p in pairs])
