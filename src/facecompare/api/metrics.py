@@ -90,15 +90,21 @@ class Metrics:
         self._instrumented: int | None = None
 
     def instrument(self, engine: Any) -> None:
-        """Time the engine's stages (wraps its bound methods on this instance, once)."""
+        """Time the engine's stages, once per engine: its detector and embedder are replaced,
+        on this engine object only, by proxies that time ``detect`` and ``embed``."""
         if engine is None or self._instrumented == id(engine):
             return
         self._instrumented = id(engine)
-        engine.detector.detect = self._timed("detect", engine.detector.detect)
-        engine.embedder.embed = self._timed("embed", engine.embedder.embed)
+        engine.detector = _Timed(engine.detector, "detect", self._timed("detect", None))
+        engine.embedder = _Timed(engine.embedder, "embed", self._timed("embed", None))
         engine.compare = self._timed("engine", engine.compare, wait=True)
 
-    def _timed(self, stage: str, fn: Callable[..., Any], wait: bool = False) -> Callable[..., Any]:
+    def _timed(
+        self, stage: str, fn: Callable[..., Any] | None, wait: bool = False
+    ) -> Callable[..., Any]:
+        """``fn`` timed into the stage histogram; with ``fn=None`` a decorator for later."""
+        if fn is None:
+            return lambda f: self._timed(stage, f, wait)
         hist = self.stages.labels(stage)
         wait_hist = self.stages.labels("wait")
 
@@ -117,6 +123,17 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _Timed:
+    """Delegates everything to ``inner``; its method ``name`` is timed by ``wrap``."""
+
+    def __init__(self, inner: Any, name: str, wrap: Callable[..., Any]) -> None:
+        self._inner = inner
+        setattr(self, name, wrap(getattr(inner, name)))
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._inner, attr)
 
 
 class _StateCollector:
