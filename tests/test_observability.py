@@ -119,6 +119,8 @@ def test_logs_are_json_lines_with_request_id_and_no_request_content(logged_serve
     access = [e for e in mine if e["logger"] == "facecompare.access"]
     assert access and access[0]["status"] == 400 and access[0]["path"] == PATH
     assert access[0]["error_code"] == "IMAGE_ERROR_UNSUPPORTED_FORMAT"
+    assert any(e["logger"] == "facecompare.api" for e in mine)  # the endpoint's own line
+    assert not any(e.get("path") == "/readyz" for e in lines)  # probes log at debug only
     text = Path(log).read_text()
     assert key not in text and key[:12] not in text
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 import time
 
 import orjson
 
 request_id_var = contextvars.ContextVar[str]("facecompare_request_id", default="")
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's ANSI-coloured copy of the message
+}
+_RID_IN_TEXT = re.compile(r"request_id=([0-9a-f]{32})")
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,6 +31,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         rid = getattr(record, "request_id", None) or request_id_var.get()
+        if not rid:  # lines written as "request_id=<hex> ..." by the endpoint
+            found = _RID_IN_TEXT.search(entry["message"])  # type: ignore[arg-type]
+            rid = found.group(1) if found else ""
         if rid:
             entry["request_id"] = rid
         for key, value in record.__dict__.items():

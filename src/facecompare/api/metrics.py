@@ -48,6 +48,7 @@ KNOWN_PATHS = (
     "/openapi.json",
     "/docs",
 )
+PROBES = ("/healthz", "/readyz", "/metrics")
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30)
 
 
@@ -218,7 +219,8 @@ class MetricsMiddleware:
             code = error_code(bytes(body)) if is_json else ""
             self.metrics.requests.labels(path, str(status), code).inc()
             self.metrics.latency.labels(path).observe(elapsed)
-            access_log.info(
+            access_log.log(
+                logging.DEBUG if path in PROBES else logging.INFO,  # probes every few seconds
                 "request",
                 extra={
                     "request_id": request_id,
