@@ -6,8 +6,8 @@
 
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY src ./src
+# the project (README, pyproject, src/); .dockerignore keeps out .git, venvs, tests, reports
+COPY . .
 RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[postgres]"
 
 FROM python:3.11-slim-bookworm
