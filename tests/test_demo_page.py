@@ -144,3 +144,25 @@ def test_demo_assets_are_served_with_a_strict_policy(server: Server) -> None:
         assert httpx.get(f"{server.url}/demo/{name}").status_code == 200
     assert httpx.get(server.url + "/demo/../api/app.py").status_code == 404
     assert httpx.get(server.url + "/demo/app.py").status_code == 404
+
+
+def test_demo_page_accepts_a_dropped_photo(server: Server, browser, photos) -> None:
+    """Drag and drop: a File in a DataTransfer dropped on the first image's zone."""
+    page = browser.new_page()
+    page.goto(server.url + "/demo")
+    data = list(photos["a1"].read_bytes())
+    page.evaluate(
+        """(bytes) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([new Uint8Array(bytes)], 'dropped.jpg', {type: 'image/jpeg'}));
+            const zone = document.querySelector('#slot1 .drop');
+            zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true}));
+            zone.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true}));
+        }""",
+        data,
+    )
+    page.wait_for_selector("#slot1 .drop.filled", timeout=10_000)
+    side = cv2.imread(str(photos["a1"])).shape[1]
+    assert page.evaluate("() => document.querySelector('#slot1 canvas').width") == side
+    assert page.inner_text("#face1") == f"{side}×{side} px"
+    page.close()
