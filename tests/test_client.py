@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from conftest import SHARED, Server, jpeg_b64, lfw_image, upscaled
@@ -85,6 +86,12 @@ def test_client_raises_spec_errors_with_code(server: Server, api_key: str, pair)
         assert e.value.code is ErrorCode.AUTHENTICATION_ERROR and e.value.status == 401
         diff = fc.compare(pair[0], upscaled(lfw_image("Angelina_Jolie", 1)))
         assert not diff.same_person()
+        # a 200 answer carrying an error_message raises too
+        faceless = np.full((500, 500, 3), 128, np.uint8)
+        with pytest.raises(FaceCompareAPIError) as e:
+            fc.compare(pair[0], faceless)
+        assert e.value.code is ErrorCode.CAN_NOT_DETECT_FACE and e.value.param == "image2"
+        assert e.value.status == 200
 
 
 def test_async_client(server: Server, api_key: str, pair) -> None:
