@@ -166,3 +166,25 @@ def test_demo_page_accepts_a_dropped_photo(server: Server, browser, photos) -> N
     assert page.evaluate("() => document.querySelector('#slot1 canvas').width") == side
     assert page.inner_text("#face1") == f"{side}×{side} px"
     page.close()
+
+
+def test_api_docs_render_offline(server: Server, browser) -> None:
+    """/docs renders the compare operation with every request off this server refused."""
+    page = browser.new_page()
+    outside: list[str] = []
+
+    def only_local(route) -> None:
+        if route.request.url.startswith(server.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(server.url + "/docs")
+    page.wait_for_selector(
+        '.opblock-summary-path[data-path="/aiface/face-compare/v1"]', timeout=30_000
+    )
+    page.screenshot(path=str(SHOTS / "api-docs.png"))
+    assert not outside, outside
+    page.close()

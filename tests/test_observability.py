@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -138,3 +139,8 @@ def test_openapi_and_docs_describe_the_endpoint_and_every_error(server) -> None:
     assert "/metrics" in spec["paths"] and "/demo" in spec["paths"]
     docs = httpx.get(server.url + "/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # on-premises: Swagger UI's files come from this server, not from a CDN
+    assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", docs.text)
+    assert assets and all(a.startswith("/docs/assets/") for a in assets), assets
+    for a in assets:
+        assert httpx.get(server.url + a).status_code == 200, a

@@ -226,9 +226,11 @@ def create_app(
 
     # --- ecosystem (issue 9): /metrics + access log middleware, /demo page -----------------
     from .demo import router as demo_router
+    from .docs import install_offline_docs
     from .metrics import install_metrics
 
     install_metrics(app)
     app.include_router(demo_router)
+    install_offline_docs(app)  # /docs with local Swagger UI files (no CDN)
     # --- end ecosystem ------------------------------------------------------------------------
     return app

@@ -58,6 +58,8 @@ def path_label(path: str) -> str:
         return path
     if path.startswith("/demo/"):
         return "/demo/*"
+    if path.startswith("/docs/"):
+        return "/docs/*"
     return "other"
 
 
