@@ -39,6 +39,12 @@ def image_pair(side: int, out: Path) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=40, help="comparisons per run")
@@ -52,15 +58,19 @@ def main() -> None:
     body = build_body(a, b)
     fleets = {n: Fleet(n, workers=1) for n in (1, 2)}
     runs: dict[int, list[LoadResult]] = {1: [], 2: []}
+    cpu: dict[int, list[list[float]]] = {1: [], 2: []}  # replica CPU seconds per request
     try:
         keys = {n: f.new_key("bench") for n, f in fleets.items()}
         for n, f in fleets.items():  # warm-up: first requests allocate onnxruntime buffers
             asyncio.run(run_load(f.url, keys[n], body, 2 * n, n))
         for _ in range(args.rounds):
             for n, f in fleets.items():
+                before = [cpu_seconds(p.pid) for p in f.replicas]
                 runs[n].append(
                     asyncio.run(run_load(f.url, keys[n], body, args.requests, args.concurrency))
                 )
+                spent = [cpu_seconds(p.pid) - b for p, b in zip(f.replicas, before, strict=True)]
+                cpu[n].append([round(c / args.requests, 4) for c in spent])
     finally:
         for f in fleets.values():
             f.stop()
@@ -72,6 +82,11 @@ def main() -> None:
     print(table(rows))
     median = {n: statistics.median(r.throughput for r in rs) for n, rs in runs.items()}
     ratio = median[2] / median[1]
+    for n in runs:
+        for i, per in enumerate(cpu[n]):
+            busy = sum(per) * runs[n][i].throughput / n
+            print(f"{n} replica(s) r{i + 1}: replica CPU s per request {per} (sum {sum(per):.3f});"
+                  f" replicas busy {busy * 100:.0f} % of one core each")  # fmt: skip
     print(f"median throughput: 1 replica {median[1]:.2f} req/s, 2 replicas {median[2]:.2f} req/s,"
           f" ratio {ratio:.2f}")  # fmt: skip
     (args.out / "replicas.json").write_text(
@@ -79,6 +94,7 @@ def main() -> None:
             {
                 "args": {k: str(v) for k, v in vars(args).items()},
                 "runs": {n: [r.as_dict() for r in rs] for n, rs in runs.items()},
+                "replica_cpu_s_per_request": cpu,
                 "median_throughput": median,
                 "ratio": ratio,
             },
