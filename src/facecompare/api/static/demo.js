@@ -151,10 +151,13 @@
     const ok = typeof data.confidence === "number" && !data.error_message;
     for (const p of ["image1", "image2"]) {
       const face = ok ? data[p === "image1" ? "face1" : "face2"] : null;
-      draw(slots[p], face);
-      slots[p].faceText.textContent = face
-        ? `face ${face.width}×${face.height} px at (${face.x}, ${face.y}), detector score ${face.score.toFixed(2)}`
-        : "";
+      // On an ID document the face is found in the cropped, straightened document, so its
+      // box is not in the photo's coordinates: it is described, not drawn.
+      const onDocument = flags.includes(`${p}_is_document`) || flags.includes("verified_document");
+      draw(slots[p], onDocument ? null : face);
+      if (!face) slots[p].faceText.textContent = "";
+      else if (onDocument) slots[p].faceText.textContent = `portrait ${face.width}×${face.height} px (on the document crop), detector score ${face.score.toFixed(2)}`;
+      else slots[p].faceText.textContent = `face ${face.width}×${face.height} px at (${face.x}, ${face.y}), detector score ${face.score.toFixed(2)}`;
     }
     if (ok) {
       const t = data.thresholds;
