@@ -188,3 +188,25 @@ def test_api_docs_render_offline(server: Server, browser) -> None:
     page.screenshot(path=str(SHOTS / "api-docs.png"))
     assert not outside, outside
     page.close()
+
+
+def test_demo_page_document_flag(server: Server, api_key: str, browser, photos) -> None:
+    """A passport page as image1 with its flag: the portrait is described, no box drawn."""
+    from conftest import DOCS, need
+
+    card = need(DOCS) / "specimens" / "100_pass-hrv.jpg"  # a passport data page
+    page = browser.new_page()
+    page.goto(server.url + "/demo")
+    page.fill("#key", api_key)
+    page.set_input_files("#file1", str(card))
+    page.set_input_files("#file2", str(photos["a1"]))
+    page.check("#image1_is_document")
+    page.wait_for_function("() => !document.querySelector('#compare').disabled", timeout=10_000)
+    page.click("#compare")
+    page.wait_for_selector("#result[data-state]:not([data-state=busy])", timeout=60_000)
+    page.screenshot(path=str(SHOTS / "document.png"), full_page=True)
+    assert page.get_attribute("#result", "data-state") == "done", page.inner_text("#error")
+    assert "(on the document crop)" in page.inner_text("#face1")
+    assert "image1_is_document" in page.inner_text("#numbers")
+    assert page.inner_text("#face2").startswith("face ")
+    page.close()
