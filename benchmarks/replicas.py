@@ -13,8 +13,10 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -54,7 +56,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "reports")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    a, b = image_pair(args.side, args.out)
+    scratch = Path(tempfile.mkdtemp(prefix="facecompare-bench-"))  # LFW-derived: not in reports/
+    a, b = image_pair(args.side, scratch)
     body = build_body(a, b)
     fleets = {n: Fleet(n, workers=1) for n in (1, 2)}
     runs: dict[int, list[LoadResult]] = {1: [], 2: []}
@@ -74,6 +77,7 @@ def main() -> None:
     finally:
         for f in fleets.values():
             f.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
     rows = [
         (f"{n} replica{'s' * (n > 1)} r{i + 1}", r) for n in runs for i, r in enumerate(runs[n])
     ]
