@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -153,11 +154,15 @@ def transfer_report(
 
 
 def lfw_report(
-    lfw_root: Path, out: Path, engine: Engine | None = None, choice: str = "central"
+    lfw_root: Path,
+    out: Path,
+    engine: Engine | None = None,
+    choice: str = "central",
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     engine = engine or Engine.load()
     paths = lfw_images(lfw_root)
-    es = embed_images(engine, lfw_root / "images", paths, choice=choice)
+    es = embed_images(engine, lfw_root / "images", paths, choice=choice, progress=progress)
     pairs = lfw_pairs(lfw_root)
     scores, labels, lost = pair_scores(es, pairs)
     folds = np.array([p.fold for p in pairs])
