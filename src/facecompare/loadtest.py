@@ -1,4 +1,4 @@
-"""Load generator for a running server (``facecompare bench``): throughput and latency."""
+"""Load generator for a running server (``facecompare load``): throughput and latency."""
 
 from __future__ import annotations
 
