@@ -11,8 +11,8 @@ import pytest
 
 from conftest import lfw_image, upscaled
 from facecompare import quality
-from facecompare.calibration import default_path, load_calibration
 from facecompare.calibration import blur as cb
+from facecompare.calibration import default_path, load_calibration
 from facecompare.compare import CompareRequest
 from facecompare.datasets import identity, lfw_images
 from facecompare.errors import ErrorCode, FaceCompareError
