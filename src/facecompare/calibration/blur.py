@@ -41,8 +41,8 @@ SEND_QUALITY = 95  # every image reaches the pipeline as a JPEG, as a client wou
 LEVELS: dict[str, list[float]] = {
     "gaussian": [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0],  # sigma
     "motion": [4, 6, 9, 12, 16, 20, 25],  # kernel length, random direction
-    "defocus": [1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0],  # disk radius
-    "downup": [2, 3, 4, 5, 6, 8, 10],  # downscale factor, then back up
+    "defocus": [1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0],  # disk radius
+    "downup": [2, 3, 4, 5, 6, 8, 10, 12, 16],  # downscale factor, then back up
     "jpeg": [20, 10, 6, 3],  # quality
 }
 BLUR_FAMILIES = ("gaussian", "motion", "defocus", "downup")
@@ -55,6 +55,7 @@ LEVEL_UNITS = {
 }
 NATURAL_FLAG_TARGET = 0.01  # at most 1 % of natural (upscaled) LFW photos flagged
 RECALL_TARGET = 0.95  # at least 95 % of the faces whose blur breaks their genuine pair flagged
+RECALL_AIM = 0.99  # no need to flag more than this share of the fit half's failing faces
 CLEAN = ("clean", 0.0)
 
 
@@ -353,16 +354,23 @@ def candidate_rows(study: Study) -> list[dict[str, Any]]:
 
 
 def choose_threshold(study: Study, name: str) -> tuple[float, str]:
-    """The threshold on the fit half: the level where the faces start to break their genuine
-    pairs (95 % of the failing faces flagged), unless that flags more than 1 % of natural
-    photos, in which case the 1 %-natural level (the natural-photo promise wins)."""
+    """The threshold on the fit half: flag as many failing faces as the natural-photo promise
+    (≤ 1 % flagged) allows, and no more than needed to flag 99 % of them.
+
+    Per face, a quality score cannot tell a soft face that still verifies from one that no
+    longer does at the same blur level, so the 95 % recall target needs a threshold above the
+    level where failures begin; the 1 % of natural photos is the budget that bounds it."""
     nat_fit = study.natural_scores[name][(study.natural_half == "fit") & study.natural_found]
     fit_fail = _scores(study, name, "fit", "fails", BLUR_FAMILIES)
-    t_recall = recall_threshold(fit_fail, RECALL_TARGET)
+    t_aim = recall_threshold(fit_fail, RECALL_AIM)
     t_nat = natural_threshold(nat_fit)
-    if t_recall <= t_nat:
-        return t_recall, "95 % of the fit half's failing blurred faces flagged"
-    return t_nat, "1 % of the fit half's natural photos flagged (95 % recall would flag more)"
+    if t_aim <= t_nat:
+        return t_aim, f"{RECALL_AIM:.0%} of the fit half's failing blurred faces flagged"
+    recall = float((fit_fail < t_nat).mean())
+    return t_nat, (
+        f"{NATURAL_FLAG_TARGET:.0%} of the fit half's natural photos flagged "
+        f"(flags {recall:.1%} of its failing blurred faces)"
+    )
 
 
 def curves(study: Study, name: str, threshold: float, half: str = "report") -> dict[str, Any]:
