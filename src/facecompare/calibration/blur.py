@@ -413,6 +413,13 @@ def evaluate_threshold(study: Study, name: str, t: float, half: str = "report") 
         for f in LEVELS
         if _scores(study, name, half, "fails", (f,)).size
     }
+    borderline = []  # levels where fewer than 30 % of the genuine pairs fail: the hard cases
+    for c in study.conditions:
+        sel = c.half == half
+        hard_level = c.pairs_failed[sel].sum() < 0.3 * c.pairs_tested[sel].sum()
+        if c.family in BLUR_FAMILIES and hard_level:
+            borderline.append(c.scores[name][sel & c.fails])
+    hard = np.concatenate(borderline) if borderline else np.zeros(0)
     return {
         "half": half,
         "natural_photos": int(nat.size),
@@ -422,6 +429,8 @@ def evaluate_threshold(study: Study, name: str, t: float, half: str = "report") 
         "failing_jpeg_faces": int(jfail.size),
         "failing_jpeg_flagged": round(float((jfail < t).mean()), 4) if jfail.size else None,
         "failing_flagged_by_family": per_family,
+        "borderline_failing_faces": int(hard.size),
+        "borderline_failing_flagged": round(float((hard < t).mean()), 4) if hard.size else None,
     }
 
 
