@@ -45,6 +45,21 @@ def gradient_ratio(crop: np.ndarray) -> float:
     return float((gx * gx + gy * gy).mean() / (g.var() + _EPS))
 
 
+_DIRECTIONAL = [
+    np.array([[1, -2, 1]], np.float32),  # across vertical edges
+    np.array([[1], [-2], [1]], np.float32),  # across horizontal edges
+    np.array([[1, 0, 0], [0, -2, 0], [0, 0, 1]], np.float32) / 2,  # diagonals (spacing √2)
+    np.array([[0, 0, 1], [0, -2, 0], [1, 0, 0]], np.float32) / 2,
+]
+
+
+def directional_min(crop: np.ndarray) -> float:
+    """Smallest variance of the second derivative over 4 directions: motion blur wipes out
+    detail along its direction only, which the isotropic Laplacian averages away."""
+    g = _inner_grey(crop)
+    return float(min(cv2.filter2D(g, cv2.CV_32F, k)[1:-1, 1:-1].var() for k in _DIRECTIONAL))
+
+
 _FREQ_CACHE: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
@@ -71,6 +86,7 @@ CROP_SCORES: dict[str, Callable[[np.ndarray], float]] = {
     "laplacian_var": sharpness,
     "laplacian_ratio": laplacian_ratio,
     "gradient_ratio": gradient_ratio,
+    "directional_min": directional_min,
     "frequency_ratio": frequency_ratio,
 }
 EMBEDDING_NORM = "embedding_norm"

@@ -158,22 +158,20 @@ class Measured:
     scores: dict[str, np.ndarray]  # score name → N values (nan where no face)
 
 
-def _measure_one(engine: Engine, img: np.ndarray) -> tuple[np.ndarray | None, dict[str, float]]:
+def _detect_embed(engine: Engine, img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The chosen face's landmarks, embedding and embedding norm (None: no face)."""
     faces = engine.faces(img, 0)  # size rule bypassed: LFW faces are the subject
     if not faces:
-        return None, {}
-    crop = align(img, choose(faces, img.shape, "central").landmarks)
-    emb, norms = engine.embedder.embed([crop])
-    scores = {n: fn(crop) for n, fn in quality.CROP_SCORES.items()}
-    scores[quality.EMBEDDING_NORM] = float(norms[0])
-    return emb[0], scores
+        return None
+    landmarks = choose(faces, img.shape, "central").landmarks
+    emb, norms = engine.embedder.embed([align(img, landmarks)])
+    return landmarks, emb[0], float(norms[0])
 
 
-def measure_fingerprint() -> str:
-    """Hash of the code a measurement depends on (detection, alignment, embedding, scores)."""
+def _fingerprint(*names: str) -> str:
     pkg = Path(__file__).parent.parent
     h = hashlib.sha256()
-    for name in ("detect.py", "align.py", "embed.py", "quality.py"):
+    for name in names:
         h.update((pkg / name).read_bytes())
     return h.hexdigest()[:12]
 
@@ -186,11 +184,13 @@ def measure(
     level: float,
     threads: int = 2,
 ) -> Measured:
+    """Detection + embedding of every degraded photo (cached: the slow part), then the crop
+    scores from the cached landmarks (cached separately, keyed by quality.py's source)."""
     key = hashlib.sha256(
         "\n".join(
             [
                 engine.pack.digest,
-                measure_fingerprint(),
+                _fingerprint("detect.py", "align.py", "embed.py"),
                 str(DEGRADATION_VERSION),
                 family,
                 repr(level),
@@ -200,27 +200,46 @@ def measure(
             ]
         ).encode()
     ).hexdigest()[:20]
-    cache = cache_dir() / f"blur-{engine.pack.digest}-{key}.npz"
-    if cache.exists():
-        z = np.load(cache)
-        return Measured(z["found"], z["emb"], {n: z[f"s_{n}"] for n in quality.SCORE_NAMES})
+    cache = cache_dir() / f"blurdet-{engine.pack.digest}-{key}.npz"
+    score_cache = cache_dir() / f"blurscore-{key}-{_fingerprint('quality.py')}.npz"
 
-    def work(i: int) -> tuple[np.ndarray | None, dict[str, float]]:
+    def sent(i: int) -> np.ndarray:
         native = cv2.imread(str(lfw_root / "images" / paths[i]), cv2.IMREAD_COLOR)
-        return _measure_one(engine, as_sent(degrade(native, family, level, seed=i)))
+        return as_sent(degrade(native, family, level, seed=i))
 
     n = len(paths)
-    found = np.zeros(n, bool)
-    emb = np.zeros((n, 512), np.float32)
-    scores = {name: np.full(n, np.nan, np.float32) for name in quality.SCORE_NAMES}
-    with ThreadPoolExecutor(threads) as pool:
-        for i, (e, s) in enumerate(pool.map(work, range(n))):
-            if e is not None:
-                found[i], emb[i] = True, e
-                for name, v in s.items():
+    if cache.exists():
+        z = np.load(cache)
+        found, emb, norm, marks = z["found"], z["emb"], z["norm"], z["landmarks"]
+    else:
+        found = np.zeros(n, bool)
+        emb = np.zeros((n, 512), np.float32)
+        norm = np.full(n, np.nan, np.float32)
+        marks = np.zeros((n, 5, 2), np.float32)
+        with ThreadPoolExecutor(threads) as pool:
+            for i, r in enumerate(pool.map(lambda i: _detect_embed(engine, sent(i)), range(n))):
+                if r is not None:
+                    found[i], marks[i], emb[i], norm[i] = True, r[0], r[1], r[2]
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, found=found, emb=emb, norm=norm, landmarks=marks)
+
+    if score_cache.exists():
+        z = np.load(score_cache)
+        scores = {name: z[name] for name in quality.CROP_SCORES}
+    else:
+        scores = {name: np.full(n, np.nan, np.float32) for name in quality.CROP_SCORES}
+
+        def crop_scores(i: int) -> dict[str, float]:
+            crop = align(sent(i), marks[i])
+            return {name: fn(crop) for name, fn in quality.CROP_SCORES.items()}
+
+        todo = np.flatnonzero(found)
+        with ThreadPoolExecutor(threads) as pool:
+            for i, r in zip(todo, pool.map(crop_scores, todo), strict=True):
+                for name, v in r.items():
                     scores[name][i] = v
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, found=found, emb=emb, **{f"s_{k}": v for k, v in scores.items()})
+        np.savez(score_cache, **scores)
+    scores[quality.EMBEDDING_NORM] = norm
     return Measured(found, emb, scores)
 
 
@@ -420,6 +439,7 @@ def evaluate_threshold(study: Study, name: str, t: float, half: str = "report") 
         if c.family in BLUR_FAMILIES and hard_level:
             borderline.append(c.scores[name][sel & c.fails])
     hard = np.concatenate(borderline) if borderline else np.zeros(0)
+    usable = _scores(study, name, half, "usable", BLUR_FAMILIES)  # degraded, still verifying
     return {
         "half": half,
         "natural_photos": int(nat.size),
@@ -429,6 +449,8 @@ def evaluate_threshold(study: Study, name: str, t: float, half: str = "report") 
         "failing_jpeg_faces": int(jfail.size),
         "failing_jpeg_flagged": round(float((jfail < t).mean()), 4) if jfail.size else None,
         "failing_flagged_by_family": per_family,
+        "usable_blurred_faces": int(usable.size),
+        "usable_blurred_flagged": round(float((usable < t).mean()), 4),
         "borderline_failing_faces": int(hard.size),
         "borderline_failing_flagged": round(float((hard < t).mean()), 4) if hard.size else None,
     }
