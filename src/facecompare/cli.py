@@ -291,3 +291,34 @@ def load_test(
         out.write_text(json.dumps(res.as_dict(), indent=2) + "\n")
     if res.ok == 0:
         raise typer.Exit(1)
+
+
+# -- calibrate-blur (issue 5) -------------------------------------------------------------------
+@app.command("calibrate-blur")
+def calibrate_blur(
+    lfw: Annotated[Path, typer.Option(help="LFW folder")] = Path("../shared/datasets/lfw"),
+    people: Annotated[int, typer.Option(help="probe people per half")] = 250,
+    naturals: Annotated[int, typer.Option(help="natural photos per half")] = 1000,
+    score: Annotated[str | None, typer.Option(help="keep this score (default: best)")] = None,
+    plot: Annotated[Path, typer.Option(help="PNG of the curves")] = Path("docs/blur-curves.png"),
+    out: Annotated[Path | None, typer.Option(help="calibration file to update")] = None,
+    threads: Annotated[int, typer.Option(help="worker threads")] = 2,
+) -> None:
+    """Calibrate the blur flag on degraded LFW faces (writes only the file's 'blur' section)."""
+    from .calibration import blur as cb
+    from .calibration import default_path
+    from .compare import Engine
+
+    engine = Engine.load()
+    study = cb.run_study(engine, lfw, people, naturals, threads, lambda m: typer.echo(m, err=True))
+    rows = cb.candidate_rows(study)
+    typer.echo("candidates (threshold on the fit half, figures on the report half):")
+    typer.echo(cb.candidate_table(rows))
+    name = score or cb.best_score(rows)
+    section = cb.build_section(study, name, rows)
+    target = out or default_path(engine.pack.name)
+    cb.write_section(target, section)
+    cb.plot(section, plot)
+    typer.echo(f"kept {name}: flag below {section['threshold']:.6g} ({section['basis']})")
+    typer.echo(json.dumps(section["report"], indent=2))
+    typer.echo(f"wrote the 'blur' section of {target} and {plot}")

@@ -124,10 +124,10 @@ class Engine:
                 raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
             found.append(face)
 
-        if req.blur_detection:
-            self._check_blur(found)
+        emb, norms = self.embedder.embed([f.crop for f in found])
+        if req.blur_detection:  # after detection: a blurred faceless image is CAN_NOT_DETECT_FACE
+            self._check_blur(found, norms)
 
-        emb = self.embed([f.crop for f in found])
         cos = float(np.dot(emb[0], emb[1]))
         scenario = DOCUMENT_PHOTO if any(docs) else PHOTO_PHOTO
         return CompareResult(
@@ -158,10 +158,13 @@ class Engine:
                 raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, PARAMS[0])
         return docs
 
-    def _check_blur(self, found: list[FoundFace]) -> None:
+    def _check_blur(self, found: list[FoundFace], norms: np.ndarray) -> None:
+        """IMAGE_BLURED when the face's quality score (chosen and thresholded by
+        ``facecompare calibrate-blur``) is below the calibrated threshold."""
         blur = self.calibrated.section("blur")
         if blur is None:
             raise RuntimeError("blur_detection needs a 'blur' section in the calibration file")
-        for f, param in zip(found, PARAMS, strict=True):
-            if quality.sharpness(f.crop) < float(blur["threshold"]):
+        name, threshold = str(blur.get("score", "laplacian_var")), float(blur["threshold"])
+        for f, norm, param in zip(found, norms, PARAMS, strict=True):
+            if quality.score(name, f.crop, float(norm)) < threshold:
                 raise FaceCompareError(ErrorCode.IMAGE_BLURED, param)

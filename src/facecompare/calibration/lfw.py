@@ -61,5 +61,9 @@ def calibrate_lfw(
 
 
 def write(data: dict[str, Any], out: Path) -> None:
+    if out.exists():  # keep a blur section made by `facecompare calibrate-blur` for this pack
+        old = json.loads(out.read_text())
+        if "score" in old.get("blur", {}) and old.get("model_pack") == data["model_pack"]:
+            data = {**data, "blur": old["blur"]}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=2) + "\n")
