@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,40 +14,28 @@ import anyio.to_thread
 import orjson
 from fastapi import FastAPI, Request, Response
 
-from .. import __version__
-from ..compare import CompareResult, Engine
+from .. import __version__, imaging
+from ..compare import PARAMS, CompareRequest, CompareResult, Engine
 from ..config import Settings
 from ..errors import ErrorCode, FaceCompareError
 from .auth import KeyStore
 from .errors import HTTP_STATUS
+from .limits import (
+    Admission,
+    ClientGone,
+    DeadlineExceeded,
+    RateLimiter,
+    read_body,
+    run_in_worker,
+)
+from .middleware import SECURITY_HEADERS, RequestContext, envelope
 from .schemas import CompareBody, CompareResponse, parse_body
 
 log = logging.getLogger("facecompare.api")
+debug_log = logging.getLogger("facecompare.requests")  # only with FACECOMPARE_DEBUG_REQUESTS
 COMPARE_PATH = "/aiface/face-compare/v1"
-SECURITY_HEADERS = {
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
-    "cache-control": "no-store",
-}
-
-
-class Admission:
-    """Bounded queue: at most ``max_queue`` requests waiting or running, ``workers`` running."""
-
-    def __init__(self, workers: int, max_queue: int) -> None:
-        self.limiter = anyio.CapacityLimiter(workers)
-        self.max_queue = max_queue
-        self.depth = 0
-
-    def try_enter(self) -> bool:
-        if self.depth >= self.max_queue:
-            return False
-        self.depth += 1
-        return True
-
-    def leave(self) -> None:
-        self.depth -= 1
+PARSE_IN_THREAD_BYTES = 256 * 1024  # bigger bodies are parsed off the event loop
+__all__ = ["COMPARE_PATH", "SECURITY_HEADERS", "Admission", "create_app"]
 
 
 def json_response(payload: dict[str, Any], status: int, request_id: str) -> Response:
@@ -64,18 +52,18 @@ def result_payload(result: CompareResult) -> dict[str, Any]:
     }
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed ``limit``."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise FaceCompareError(ErrorCode.REQUEST_ENTITY_TOO_LARGE)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise FaceCompareError(ErrorCode.REQUEST_ENTITY_TOO_LARGE)
-        chunks.append(chunk)
-    return b"".join(chunks)
+async def parse_request(body: bytes, settings: Settings) -> CompareRequest:
+    """Arguments, then the cheap image checks (base64, format, size from the header), off the
+    inference workers: bad input and bombs never wait in the queue."""
+
+    def work() -> CompareRequest:
+        req = parse_body(body)
+        datas = imaging.precheck((req.image1, req.image2), settings.limits, PARAMS)
+        return dataclasses.replace(req, image1=datas[0], image2=datas[1])
+
+    if len(body) <= PARSE_IN_THREAD_BYTES:
+        return work()  # small: microseconds, not worth a thread hop
+    return await anyio.to_thread.run_sync(work)
 
 
 def create_app(
@@ -105,30 +93,29 @@ def create_app(
     admission = Admission(settings.workers, settings.max_queue)
     app.state.admission = admission
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.request_id = uuid.uuid4().hex
-        request.state.started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:
-            log.exception("unhandled error, request_id=%s", request.state.request_id)
-            return error_response(request, FaceCompareError(ErrorCode.INTERNAL_ERROR))
-        response.headers.setdefault("x-request-id", request.state.request_id)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
+    # -- reliability & security (api/limits.py, api/middleware.py) ---------------------------
+    rate = RateLimiter(settings.rate_limit)
+    app.state.rate = rate
+    if settings.cors_origins:  # CORS is off unless origins are configured
+        from fastapi.middleware.cors import CORSMiddleware
 
-    def error_response(request: Request, err: FaceCompareError) -> Response:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
+            allow_methods=["POST", "GET"],
+            allow_headers=["content-type", "x-aigen-key"],
+            expose_headers=["x-request-id", "retry-after"],
+        )
+    app.add_middleware(RequestContext)
+
+    def error_response(
+        request: Request, err: FaceCompareError, headers: dict[str, str] | None = None
+    ) -> Response:
         rid = request.state.request_id
-        payload = {
-            "request_id": rid,
-            "time_used": round(time.perf_counter() - request.state.started, 4),
-            "error_message": err.message,
-        }
-        return json_response(payload, HTTP_STATUS[err.code], rid)
+        payload = envelope(rid, request.state.started, err.message)
+        response = json_response(payload, HTTP_STATUS[err.code], rid)
+        response.headers.update(headers or {})
+        return response
 
     @app.post(
         COMPARE_PATH,
@@ -157,23 +144,52 @@ def create_app(
     async def face_compare(request: Request) -> Response:
         rid = request.state.request_id
         entered = False
+        extra_headers: dict[str, str] = {}
         try:
-            if (
-                settings.auth
-                and request.app.state.keys.verify(request.headers.get("x-aigen-key")) is None
-            ):
-                raise FaceCompareError(ErrorCode.AUTHENTICATION_ERROR)
-            body = await read_body(request, settings.max_body_bytes)
-            req = parse_body(body)
-            del body
-            if not admission.try_enter():
+            name = None
+            if settings.auth:
+                name = request.app.state.keys.verify(request.headers.get("x-aigen-key"))
+                if name is None:
+                    raise FaceCompareError(ErrorCode.AUTHENTICATION_ERROR)
+                if not rate.allow(name):
+                    extra_headers["retry-after"] = str(rate.retry_after(name))
+                    raise FaceCompareError(ErrorCode.CONCURRENCY_LIMIT_EXCEEDED)
+            if not admission.try_enter():  # before the body: a full queue answers at once
+                extra_headers["retry-after"] = "1"
                 raise FaceCompareError(ErrorCode.CONCURRENCY_LIMIT_EXCEEDED)
             entered = True
+            with anyio.fail_after(settings.request_timeout):
+                body = await read_body(request, settings.max_body_bytes)
+            req = await parse_request(body, settings)
+            if settings.debug_requests:
+                debug_log.info(
+                    "request_id=%s key=%s body_bytes=%d flags=%s",
+                    rid,
+                    name,
+                    len(body),
+                    {k: v for k, v in dataclasses.asdict(req).items() if isinstance(v, bool)},
+                )
+            del body
             engine: Engine = request.app.state.engine
-            result = await anyio.to_thread.run_sync(engine.compare, req, limiter=admission.limiter)
+            result = await run_in_worker(
+                lambda: engine.compare(req),
+                admission.limiter,
+                settings.request_timeout,
+                request,
+            )
         except FaceCompareError as err:
             log.info("request_id=%s error=%s", rid, err.code.value)
-            return error_response(request, err)
+            return error_response(request, err, extra_headers)
+        except TimeoutError:  # the body did not arrive in time
+            log.info("request_id=%s body timeout", rid)
+            return error_response(request, FaceCompareError(ErrorCode.BAD_ARGUMENTS, "body"))
+        except DeadlineExceeded:
+            log.info("request_id=%s waited too long for a worker", rid)
+            err = FaceCompareError(ErrorCode.CONCURRENCY_LIMIT_EXCEEDED)
+            return error_response(request, err, {"retry-after": "1"})
+        except ClientGone:
+            log.info("request_id=%s client gone, work dropped", rid)
+            return error_response(request, FaceCompareError(ErrorCode.BAD_ARGUMENTS, "body"))
         except Exception:
             log.exception("request_id=%s failed", rid)
             return error_response(request, FaceCompareError(ErrorCode.INTERNAL_ERROR))
