@@ -14,7 +14,6 @@ from facecompare.api.app import create_app
 from facecompare.api.auth import KeyStore
 from facecompare.config import Settings
 
-
 # passes the cheap checks (base64, format, size) done before the engine runs
 BLANK = base64.b64encode(cv2.imencode(".jpg", np.zeros((480, 480, 3), np.uint8))[1]).decode()
 
