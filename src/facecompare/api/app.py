@@ -66,6 +66,18 @@ async def parse_request(body: bytes, settings: Settings) -> CompareRequest:
     return await anyio.to_thread.run_sync(work)
 
 
+def log_to_stderr() -> None:
+    """Our log lines (no request content, see docs/security.md) to stderr, unless the host
+    application configured logging itself."""
+    root, ours = logging.getLogger(), logging.getLogger("facecompare")
+    if root.handlers or ours.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    ours.addHandler(handler)
+    ours.setLevel(logging.INFO)
+
+
 def create_app(
     settings: Settings | None = None,
     engine: Engine | None = None,
@@ -76,6 +88,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log_to_stderr()
         app.state.keys = KeyStore(settings.keys_db)
         app.state.engine = engine or await anyio.to_thread.run_sync(engine_factory, settings)
         log.info("ready: model pack %s", app.state.engine.pack.digest)
