@@ -35,6 +35,7 @@ log = logging.getLogger("facecompare.api")
 debug_log = logging.getLogger("facecompare.requests")  # only with FACECOMPARE_DEBUG_REQUESTS
 COMPARE_PATH = "/aiface/face-compare/v1"
 PARSE_IN_THREAD_BYTES = 256 * 1024  # bigger bodies are parsed off the event loop
+PARSE_THREADS = 2
 __all__ = ["COMPARE_PATH", "SECURITY_HEADERS", "Admission", "create_app"]
 
 
@@ -52,7 +53,9 @@ def result_payload(result: CompareResult) -> dict[str, Any]:
     }
 
 
-async def parse_request(body: bytes, settings: Settings) -> CompareRequest:
+async def parse_request(
+    body: bytes, settings: Settings, limiter: anyio.CapacityLimiter
+) -> CompareRequest:
     """Arguments, then the cheap image checks (base64, format, size from the header), off the
     inference workers: bad input and bombs never wait in the queue."""
 
@@ -63,7 +66,7 @@ async def parse_request(body: bytes, settings: Settings) -> CompareRequest:
 
     if len(body) <= PARSE_IN_THREAD_BYTES:
         return work()  # small: microseconds, not worth a thread hop
-    return await anyio.to_thread.run_sync(work)
+    return await anyio.to_thread.run_sync(work, limiter=limiter)
 
 
 def log_to_stderr() -> None:
@@ -108,6 +111,8 @@ def create_app(
 
     # -- reliability & security (api/limits.py, api/middleware.py) ---------------------------
     rate = RateLimiter(settings.rate_limit)
+    # few threads for parsing big bodies: bounded CPU and memory (one malloc arena per thread)
+    parse_limiter = anyio.CapacityLimiter(PARSE_THREADS)
     app.state.rate = rate
     if settings.cors_origins:  # CORS is off unless origins are configured
         from fastapi.middleware.cors import CORSMiddleware
@@ -173,7 +178,7 @@ def create_app(
             entered = True
             with anyio.fail_after(settings.request_timeout):
                 body = await read_body(request, settings.max_body_bytes)
-            req = await parse_request(body, settings)
+            req = await parse_request(body, settings, parse_limiter)
             if settings.debug_requests:
                 debug_log.info(
                     "request_id=%s key=%s body_bytes=%d flags=%s",
