@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import os
@@ -312,10 +313,8 @@ async def run(
                 latency = time.perf_counter() - start
                 server = None
                 if kind.path == PATH and kind.method == "POST":
-                    try:
+                    with contextlib.suppress(ValueError, KeyError, TypeError):
                         server = float(r.json()["time_used"])
-                    except (ValueError, KeyError, TypeError):
-                        pass
                 if r.status_code == 429 and kind.path == PATH:
                     ok, detail = check(Kind("429", 0, 429, "CONCURRENCY_LIMIT_EXCEEDED"), r)
                     stats.add(Outcome(kind.name, 429, latency, ok, detail, server))
