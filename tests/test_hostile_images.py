@@ -188,6 +188,8 @@ SEEDS = {
 def mutated(draw: st.DrawFn) -> bytes:
     data = bytearray(SEEDS[draw(st.sampled_from(sorted(SEEDS)))])
     for _ in range(draw(st.integers(1, 8))):
+        if len(data) < 2:
+            break
         kind = draw(st.sampled_from(["flip", "byte", "cut", "insert", "delete"]))
         pos = draw(st.integers(0, len(data) - 1))
         if kind == "flip":

@@ -81,6 +81,9 @@ def read_header(data: bytes, param: str) -> ImageHeader:
         raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param) from None
     if width <= 0 or height <= 0:
         raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)
+    # damaged files are refused here too, before any pixel is decoded
+    if _looks_truncated(data, fmt) or _too_many_scans(data, fmt):
+        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)
     return ImageHeader(fmt, width, height)
 
 
@@ -110,8 +113,6 @@ def decode(data: bytes, header: ImageHeader, param: str) -> np.ndarray:
 
     Grey, alpha, palette, 16-bit, interlaced, CMYK and progressive files all come out as
     8-bit BGR of the size the header announced (rotated by EXIF orientation)."""
-    if _looks_truncated(data, header.format) or _too_many_scans(data, header.format):
-        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)
     try:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error:
