@@ -138,6 +138,28 @@ def test_hostile_bodies(logged, content, message):
     envelope_ok(r, 400, message or "IMAGE_ERROR_UNSUPPORTED_FORMAT: image1")
 
 
+def test_slow_body_times_out_and_frees_its_slot(tmp_path):
+    srv = Server(tmp_path, "--max-queue", "1", env={"FACECOMPARE_BODY_TIMEOUT": "1"})
+    try:
+        key = srv.new_key("slow")
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall(
+                f"POST {PATH} HTTP/1.1\r\nhost: x\r\nx-aigen-key: {key}\r\n"
+                "content-type: application/json\r\ncontent-length: 1000\r\n\r\n{".encode()
+            )
+            time.sleep(0.3)  # the slot is held while the body trickles in
+            busy = httpx.post(srv.url + PATH, json={}, headers={"x-aigen-key": key})
+            envelope_ok(busy, 429, "CONCURRENCY_LIMIT_EXCEEDED")
+            start = time.perf_counter()
+            answer = s.recv(65536).decode()
+            assert time.perf_counter() - start < 3
+        assert answer.startswith("HTTP/1.1 400 ") and "BAD_ARGUMENTS: body" in answer
+        r = httpx.post(srv.url + PATH, json={}, headers={"x-aigen-key": key})
+        envelope_ok(r, 400, "MISSING_ARGUMENTS: image1")  # the slot is free again
+    finally:
+        srv.stop()
+
+
 def test_queue_full_answers_429_at_once(tmp_path, slow_pair, pair):
     srv = Server(tmp_path, "--workers", "1", "--max-queue", "2")
     try:

@@ -40,6 +40,7 @@ class Settings:
     auth: bool = True
     # -- reliability & security (docs/security.md) --
     rate_limit: int = 0  # requests per minute per API key; 0: off
+    body_timeout: float = 15.0  # seconds to receive a body (it holds a queue slot meanwhile)
     cors_origins: str = ""  # comma-separated allowed origins; empty: CORS off
     debug_requests: bool = False  # log per-request metadata (never images, embeddings or keys)
 

@@ -176,7 +176,7 @@ def create_app(
                 extra_headers["retry-after"] = "1"
                 raise FaceCompareError(ErrorCode.CONCURRENCY_LIMIT_EXCEEDED)
             entered = True
-            with anyio.fail_after(settings.request_timeout):
+            with anyio.fail_after(settings.body_timeout):
                 body = await read_body(request, settings.max_body_bytes)
             req = await parse_request(body, settings, parse_limiter)
             if settings.debug_requests:
