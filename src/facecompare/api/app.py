@@ -26,6 +26,7 @@ from .limits import (
     DeadlineExceeded,
     RateLimiter,
     read_body,
+    return_big_buffers_to_os,
     run_in_worker,
 )
 from .middleware import SECURITY_HEADERS, RequestContext, envelope
@@ -34,7 +35,7 @@ from .schemas import CompareBody, CompareResponse, parse_body
 log = logging.getLogger("facecompare.api")
 debug_log = logging.getLogger("facecompare.requests")  # only with FACECOMPARE_DEBUG_REQUESTS
 COMPARE_PATH = "/aiface/face-compare/v1"
-PARSE_IN_THREAD_BYTES = 256 * 1024  # bigger bodies are parsed off the event loop
+PARSE_IN_THREAD_BYTES = 32 * 1024  # bigger bodies are parsed off the event loop
 PARSE_THREADS = 2
 __all__ = ["COMPARE_PATH", "SECURITY_HEADERS", "Admission", "create_app"]
 
@@ -92,6 +93,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log_to_stderr()
+        return_big_buffers_to_os()
         app.state.keys = KeyStore(settings.keys_db)
         app.state.engine = engine or await anyio.to_thread.run_sync(engine_factory, settings)
         log.info("ready: model pack %s", app.state.engine.pack.digest)

@@ -155,3 +155,21 @@ async def run_in_worker(
 
 class WorkerCrashed(RuntimeError):
     """An inference job ended with a non-``Exception`` (e.g. ``SystemExit``) in its thread."""
+
+
+def return_big_buffers_to_os(threshold: int = 256 * 1024) -> bool:
+    """Have glibc serve allocations of ``threshold`` bytes or more (request bodies, base64
+    strings, decoded images) with their own mappings, returned to the OS when freed.
+
+    glibc otherwise raises that threshold after the first big free, and big buffers then come
+    from heaps that rarely shrink: resident memory creeps up after bursts of large requests.
+    A no-op (False) where the C library is not glibc."""
+    import ctypes
+    import ctypes.util
+
+    m_mmap_threshold = -3
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(m_mmap_threshold, threshold))
+    except (OSError, AttributeError):
+        return False
