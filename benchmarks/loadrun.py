@@ -478,6 +478,10 @@ def main() -> None:
         code = srv.stop()
         log = srv.log.read_text(errors="replace")
         errors_logged = sum(" ERROR " in line for line in log.splitlines())
+        warnings = [line for line in log.splitlines() if "WARNING" in line]
+        print(f"server log: {len(log.splitlines())} lines, {len(warnings)} warnings")
+        for line in warnings[:5]:
+            print("  ", line[:200])
         print(
             f"\nafter all: a valid compare answers {healthy}; RSS {rss_end / MB:.1f} MB; "
             f"ERROR lines in the server log: {errors_logged}; exit code on SIGTERM {code}"
