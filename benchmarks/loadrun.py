@@ -20,6 +20,7 @@ import base64
 import contextlib
 import io
 import json
+import multiprocessing
 import os
 import random
 import signal
@@ -325,6 +326,20 @@ async def run(
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
+def probe(url: str, key: str, stop, results) -> None:  # noqa: ANN001 - multiprocessing objects
+    """A quiet client in its own process: sequential small requests while the burst fills the
+    queue; the client-side latency of their 429s, without the load generator's own delays."""
+    out: list[tuple[int, float]] = []
+    with httpx.Client(base_url=url, headers={"x-aigen-key": key}, timeout=60) as c:
+        c.get("/healthz")
+        while not stop.is_set():
+            t = time.perf_counter()
+            r = c.post(PATH, content=b"{}", headers={"content-type": "application/json"})
+            out.append((r.status_code, time.perf_counter() - t))
+            time.sleep(0.02)
+    results.put(out)
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -466,8 +481,23 @@ def main() -> None:
         burst_totals = None
         if args.burst:
             valid = next(k for k in kinds if k.name == "valid")
+            ctx = multiprocessing.get_context("spawn")
+            stop, results = ctx.Event(), ctx.Queue()
+            prober = ctx.Process(target=probe, args=(srv.url, srv.key, stop, results))
+            prober.start()
+            time.sleep(3)  # the prober's interpreter starts
             asyncio.run(run(srv, [valid] * args.burst, args.burst_concurrency, burst))
+            stop.set()
+            probes = results.get(timeout=60)
+            prober.join(10)
             burst_totals = totals(burst, f"burst at concurrency {args.burst_concurrency}")
+            p429 = [t * 1000 for code, t in probes if code == 429]
+            burst_totals["probe"] = {
+                "statuses": dict(Counter(str(code) for code, _ in probes)),
+                "429_ms": {f"p{q}": round(pct(p429, q), 1) for q in (50, 90, 99)}
+                | {"max": round(max(p429), 1) if p429 else None},
+            }
+            print("quiet prober during the burst:", burst_totals["probe"])
         healthy = httpx.post(
             srv.url + PATH,
             content=next(k for k in kinds if k.name == "valid").body,

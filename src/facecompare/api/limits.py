@@ -3,6 +3,8 @@ and running inference under a deadline that stops when the client has gone."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -116,6 +118,7 @@ async def run_in_worker(
     def job() -> T:
         if gone.is_set():
             raise ClientGone
+        lower_thread_priority()
         try:
             return fn()
         except Exception:
@@ -151,6 +154,23 @@ async def run_in_worker(
     if disconnected:
         raise ClientGone
     raise DeadlineExceeded
+
+
+WORKER_NICENESS = 5
+_niced = threading.local()
+
+
+def lower_thread_priority(niceness: int = WORKER_NICENESS) -> None:
+    """Make the calling (inference) thread yield the CPU to the event loop, so that cheap
+    answers (401, 400, 413, 429) stay fast while comparisons saturate the cores. Linux only:
+    elsewhere, or if refused, nothing changes."""
+    if getattr(_niced, "done", False):
+        return
+    _niced.done = True
+    with contextlib.suppress(AttributeError, OSError):
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, max(current, niceness))
 
 
 class WorkerCrashed(RuntimeError):
