@@ -7,6 +7,7 @@ import concurrent.futures as cf
 import copy
 import io
 import logging
+import re
 import signal
 import socket
 import statistics
@@ -74,6 +75,24 @@ def logged(tmp_path_factory: pytest.TempPathFactory):
     srv.stop()
 
 
+def read_answer(s: socket.socket) -> str:
+    """One whole HTTP answer (headers and content-length bytes of body) from a raw socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = re.search(rb"content-length: (\d+)", head, re.I)
+    while length and len(body) < int(length.group(1)):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return (head + b"\r\n\r\n" + body).decode()
+
+
 def bomb_b64() -> str:
     buf = io.BytesIO()
     Image.new("L", (30000, 30000)).save(buf, format="PNG", compress_level=9)
@@ -116,7 +135,7 @@ def test_body_limit_answered_before_reading(logged):
             f"content-type: application/json\r\ncontent-length: {100 * 1024 * 1024}\r\n\r\n"
             "{".encode()
         )
-        answer = s.recv(65536).decode()
+        answer = read_answer(s)
     assert answer.startswith("HTTP/1.1 413 ")
     assert '"error_message":"REQUEST_ENTITY_TOO_LARGE"' in answer
 
@@ -151,7 +170,7 @@ def test_slow_body_times_out_and_frees_its_slot(tmp_path):
             busy = httpx.post(srv.url + PATH, json={}, headers={"x-aigen-key": key})
             envelope_ok(busy, 429, "CONCURRENCY_LIMIT_EXCEEDED")
             start = time.perf_counter()
-            answer = s.recv(65536).decode()
+            answer = read_answer(s)
             assert time.perf_counter() - start < 3
         assert answer.startswith("HTTP/1.1 400 ") and "BAD_ARGUMENTS: body" in answer
         r = httpx.post(srv.url + PATH, json={}, headers={"x-aigen-key": key})
