@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -54,9 +56,7 @@ def result_payload(result: CompareResult) -> dict[str, Any]:
     }
 
 
-async def parse_request(
-    body: bytes, settings: Settings, limiter: anyio.CapacityLimiter
-) -> CompareRequest:
+async def parse_request(body: bytes, settings: Settings, pool: Executor) -> CompareRequest:
     """Arguments, then the cheap image checks (base64, format, size from the header), off the
     inference workers: bad input and bombs never wait in the queue."""
 
@@ -67,7 +67,7 @@ async def parse_request(
 
     if len(body) <= PARSE_IN_THREAD_BYTES:
         return work()  # small: microseconds, not worth a thread hop
-    return await anyio.to_thread.run_sync(work, limiter=limiter)
+    return await asyncio.get_running_loop().run_in_executor(pool, work)
 
 
 def log_to_stderr() -> None:
@@ -113,8 +113,9 @@ def create_app(
 
     # -- reliability & security (api/limits.py, api/middleware.py) ---------------------------
     rate = RateLimiter(settings.rate_limit)
-    # few threads for parsing big bodies: bounded CPU and memory (one malloc arena per thread)
-    parse_limiter = anyio.CapacityLimiter(PARSE_THREADS)
+    # parsing has its own few threads: bounded CPU and memory, and never the lower CPU
+    # priority of the inference threads (api/limits.py lower_thread_priority)
+    parse_pool = ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="facecompare-parse")
     app.state.rate = rate
     if settings.cors_origins:  # CORS is off unless origins are configured
         from fastapi.middleware.cors import CORSMiddleware
@@ -180,7 +181,7 @@ def create_app(
             entered = True
             with anyio.fail_after(settings.body_timeout):
                 body = await read_body(request, settings.max_body_bytes)
-            req = await parse_request(body, settings, parse_limiter)
+            req = await parse_request(body, settings, parse_pool)
             if settings.debug_requests:
                 debug_log.info(
                     "request_id=%s key=%s body_bytes=%d flags=%s",
