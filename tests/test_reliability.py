@@ -430,7 +430,7 @@ def test_nothing_about_requests_in_logs_or_on_disk(logged, pair, engine):
 
 def test_debug_flag_logs_metadata_only(tmp_path, pair):
     log = tmp_path / "log"
-    srv = Server(tmp_path, env={"FACECOMPARE_DEBUG_REQUESTS": "1"}, log=log)
+    srv = Server(tmp_path, "--log-level", "info", env={"FACECOMPARE_DEBUG_REQUESTS": "1"}, log=log)
     try:
         key = srv.new_key("debugging")
         r = httpx.post(

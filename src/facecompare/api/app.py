@@ -20,8 +20,8 @@ from .. import __version__, imaging
 from ..compare import PARAMS, CompareRequest, CompareResult, Engine
 from ..config import Settings
 from ..errors import ErrorCode, FaceCompareError
-from .auth import KeyStore
 from .errors import HTTP_STATUS
+from .keystores import open_key_store
 from .limits import (
     Admission,
     ClientGone,
@@ -94,7 +94,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log_to_stderr()
         return_big_buffers_to_os()
-        app.state.keys = KeyStore(settings.keys_db)
+        app.state.keys = open_key_store(settings.keys_db)  # ecosystem: SQLite or PostgreSQL
         app.state.engine = engine or await anyio.to_thread.run_sync(engine_factory, settings)
         log.info("ready: model pack %s", app.state.engine.pack.digest)
         yield
@@ -261,4 +261,13 @@ def create_app(
             },
         }
 
+    # --- ecosystem (issue 9): /metrics + access log middleware, /demo page -----------------
+    from .demo import router as demo_router
+    from .docs import install_offline_docs
+    from .metrics import install_metrics
+
+    install_metrics(app)
+    app.include_router(demo_router)
+    install_offline_docs(app)  # /docs with local Swagger UI files (no CDN)
+    # --- end ecosystem ------------------------------------------------------------------------
     return app
