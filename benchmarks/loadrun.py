@@ -507,9 +507,10 @@ def main() -> None:
         rss_end = srv.rss()
         code = srv.stop()
         log = srv.log.read_text(errors="replace")
-        errors_logged = sum(" ERROR " in line for line in log.splitlines())
-        warnings = [line for line in log.splitlines() if "WARNING" in line]
-        print(f"server log: {len(log.splitlines())} lines, {len(warnings)} warnings")
+        lines = log.splitlines()
+        errors_logged = sum(" ERROR " in x or '"level":"error"' in x for x in lines)
+        warnings = [x for x in lines if "WARNING" in x or '"level":"warning"' in x]
+        print(f"server log: {len(lines)} lines, {len(warnings)} warnings")
         for line in warnings[:5]:
             print("  ", line[:200])
         print(
