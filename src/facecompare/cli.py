@@ -109,6 +109,9 @@ def serve(
         log_config=None,  # configure_logging above (access lines come from api/metrics.py)
         access_log=False,
         timeout_graceful_shutdown=30,
+        # idle keep-alive longer than clients' own (httpx 5 s, proxies ~60 s): the client closes
+        # first, so a request is never sent on a connection the server is closing (a reset)
+        timeout_keep_alive=75,
     )
 
 
