@@ -17,7 +17,40 @@ from .errors import ErrorCode, FaceCompareError
 from .models import ModelPack, load_pack
 
 PARAMS = ("image1", "image2")
-_ROTATIONS = (None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE)
+# documents (issue 6): right-angle turns tried for the portrait, and their inverse on points
+_LANDSCAPE = (None, cv2.ROTATE_180)
+_SIDEWAYS = (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE)
+_CONFIDENT = 0.7  # detector score of an upright face that ends the search over turns
+
+
+def _upright(face: Face) -> bool:
+    """Eyes above the nose and the nose above the mouth corners (in the view's frame)."""
+    lm = face.landmarks
+    eyes, nose, mouth = lm[:2, 1].mean(), lm[2, 1], lm[3:, 1].mean()
+    return bool(eyes < nose < mouth)
+
+
+def _unrotate(face: Face, rot: int | None, shape: tuple[int, ...], offset: tuple[int, int]) -> Face:
+    """A face found in ``cv2.rotate(crop, rot)`` in the coordinates of the uncropped image."""
+    h, w = shape[:2]
+
+    def back(p: np.ndarray) -> np.ndarray:
+        x, y = p[:, 0], p[:, 1]
+        if rot == cv2.ROTATE_90_CLOCKWISE:  # view (x, y) ← crop (h - 1 - y, x)
+            x, y = y, h - 1 - x
+        elif rot == cv2.ROTATE_180:
+            x, y = w - 1 - x, h - 1 - y
+        elif rot == cv2.ROTATE_90_COUNTERCLOCKWISE:
+            x, y = w - 1 - y, x
+        return np.stack([x + offset[0], y + offset[1]], 1)
+
+    b = face.box
+    corners = back(np.array([[b[0], b[1]], [b[2], b[3]]], np.float64))
+    box = np.concatenate([corners.min(0), corners.max(0)]).astype(np.float32)
+    return Face(box, face.score, back(face.landmarks.astype(np.float64)).astype(np.float32))
+
+
+# -- end documents
 
 
 @dataclass(frozen=True)
@@ -89,16 +122,6 @@ class Engine:
             return None
         return FoundFace(faces[0], align(img, faces[0].landmarks))
 
-    def document_face(self, doc: documents.Document) -> FoundFace | None:
-        """Largest portrait on the document, trying the four right-angle rotations."""
-        best: FoundFace | None = None
-        for rot in _ROTATIONS:
-            view = doc.image if rot is None else cv2.rotate(doc.image, rot)
-            found = self.largest_face(view, self.settings.min_document_face)
-            if found and (best is None or found.face.score > best.face.score):
-                best = found
-        return best
-
     def embed(self, crops: list[np.ndarray]) -> np.ndarray:
         return self.embedder.embed(crops)[0]
 
@@ -118,7 +141,9 @@ class Engine:
         found: list[FoundFace] = []
         for img, doc, param in zip(imgs, docs, PARAMS, strict=True):
             face = (
-                self.document_face(doc) if doc else self.largest_face(img, self.settings.min_face)
+                self.document_face(img, doc)
+                if doc
+                else self.largest_face(img, self.settings.min_face)
             )
             if face is None:
                 raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
@@ -139,6 +164,56 @@ class Engine:
             face2=found[1].face,
         )
 
+    # -- documents (issue 6) ------------------------------------------------------------------
+    def find_document(self, img: np.ndarray) -> documents.Document | None:
+        """The document in an image, if any (text lines, MRZ, quadrilateral, face beside text)."""
+        faces = self.detector.detect(img, self.settings.det_size, self.settings.det_threshold)
+        return documents.find_document(img, [f.box for f in faces], tuple(faces))
+
+    def _view_faces(
+        self, img: np.ndarray, doc: documents.Document, rot: int | None
+    ) -> tuple[np.ndarray, list[Face]]:
+        """The document region turned by ``rot`` and its upright qualifying faces, largest first
+        (the upright full image reuses the detection made by find_document)."""
+        x1, y1, x2, y2 = doc.region
+        crop = img[y1:y2, x1:x2]
+        view = crop if rot is None else cv2.rotate(crop, rot)
+        full = (x1, y1, x2, y2) == (0, 0, img.shape[1], img.shape[0])
+        if rot is None and full and doc.faces:
+            found = sorted(
+                (f for f in doc.faces if f.min_side >= self.settings.min_document_face),
+                key=lambda f: -f.area,
+            )
+        else:
+            found = self.faces(view, self.settings.min_document_face)
+        return view, [f for f in found if _upright(f)]
+
+    def document_face(self, img: np.ndarray, doc: documents.Document) -> FoundFace | None:
+        """The portrait: the largest face of at least ``min_document_face`` px inside the
+        document, upright. The text direction says whether the document lies landscape (try 0°
+        then 180°) or sideways (90° both ways); the other two turns are tried only when those
+        find nothing. A confident upright face ends the search; otherwise the best detector
+        score among the turns wins. The box returned is in ``img`` coordinates."""
+        x1, y1, x2, y2 = doc.region
+        shape = (y2 - y1, x2 - x1)
+        first = _SIDEWAYS if doc.vertical else _LANDSCAPE
+        second = _LANDSCAPE if doc.vertical else _SIDEWAYS
+        for turns in (first, second):
+            best: tuple[float, FoundFace] | None = None
+            for rot in turns:
+                view, faces = self._view_faces(img, doc, rot)
+                if not faces:
+                    continue
+                face = faces[0]  # largest: the ghost portrait is smaller
+                if best is None or face.score > best[0]:
+                    back = _unrotate(face, rot, shape, (x1, y1))
+                    best = (face.score, FoundFace(back, align(view, face.landmarks)))
+                if best[0] >= _CONFIDENT:
+                    return best[1]
+            if best is not None:
+                return best[1]
+        return None
+
     def _documents(
         self, imgs: list[np.ndarray], req: CompareRequest
     ) -> list[documents.Document | None]:
@@ -146,17 +221,19 @@ class Engine:
         docs: list[documents.Document | None] = [None, None]
         for i, param in enumerate(PARAMS):
             if required[i]:
-                docs[i] = documents.find_document(imgs[i])
+                docs[i] = self.find_document(imgs[i])
                 if docs[i] is None:
                     raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, param)
         if req.verified_document and not any(required):
             for i in range(2):
-                docs[i] = documents.find_document(imgs[i])
+                docs[i] = self.find_document(imgs[i])
                 if docs[i] is not None:
                     break
             else:
                 raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, PARAMS[0])
         return docs
+
+    # -- end documents ----------------------------------------------------------------------------
 
     def _check_blur(self, found: list[FoundFace]) -> None:
         blur = self.calibrated.section("blur")

@@ -23,7 +23,8 @@ THAI_TEMPLATE = "templates/thai-id-card-layout.png"
 THAI_PORTRAIT_BOX = (760, 300, 980, 580)  # x1, y1, x2, y2 in the 1011 × 636 template
 CARD_W, CARD_H = 1011, 638  # ID-1 at about 300 dpi / 2.5
 _FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX)
-_WORDS = "NAME SURNAME GIVEN DATE BIRTH SEX NATIONALITY EXPIRY ISSUE NO ADDRESS CITY".split()
+_WORDS = ("NAME", "SURNAME", "GIVEN", "DATE", "BIRTH", "SEX", "NATIONALITY")
+_WORDS += ("EXPIRY", "ISSUE", "NO", "ADDRESS", "CITY")
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,7 @@ def _mrz(card: np.ndarray, rng: np.random.Generator, y0: int) -> None:
     alphabet = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<<<<<<<<"))
     for k in range(2 if rng.random() < 0.5 else 3):
         line = "".join(rng.choice(alphabet, 30))
-        cv2.putText(
-            card, line, (40, y0 + k * 44), cv2.FONT_HERSHEY_SIMPLEX, 1.25, (20, 20, 20), 2
-        )
+        cv2.putText(card, line, (40, y0 + k * 44), cv2.FONT_HERSHEY_SIMPLEX, 1.25, (20, 20, 20), 2)
 
 
 def generated_card(portrait: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -98,9 +97,7 @@ def generated_card(portrait: np.ndarray, rng: np.random.Generator) -> np.ndarray
     card[:] = np.clip(base + grad, 0, 255).astype(np.uint8)
     band = tuple(int(c) for c in rng.integers(40, 200, 3))
     cv2.rectangle(card, (0, 0), (CARD_W, int(rng.integers(70, 110))), band, -1)
-    cv2.putText(
-        card, "IDENTITY CARD", (40, 65), cv2.FONT_HERSHEY_DUPLEX, 1.4, (255, 255, 255), 2
-    )
+    cv2.putText(card, "IDENTITY CARD", (40, 65), cv2.FONT_HERSHEY_DUPLEX, 1.4, (255, 255, 255), 2)
     has_mrz = rng.random() < 0.4
     bottom = CARD_H - (150 if has_mrz else 30)
     pw = int(rng.integers(230, 300))
