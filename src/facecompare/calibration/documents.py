@@ -25,6 +25,7 @@ from ..datasets import shared_dir
 from ..evaluate import cache_dir, embed_one
 from . import DOCUMENT_PHOTO, default_path
 from .fit import InsufficientData, scenario_entry
+from .lfw import write
 
 SELFIES_PER_PERSON = 3  # LFW photos per person in the selfie pool (George W Bush has 530)
 
@@ -187,7 +188,7 @@ def write_scenario(path: Path, entry: dict, command: str) -> None:
     entry["data"]["command"] = command
     entry["data"]["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     data["scenarios"][DOCUMENT_PHOTO] = entry
-    path.write_text(json.dumps(data, indent=1) + "\n")
+    write(data, path)
 
 
 def main(argv: list[str] | None = None) -> None:
