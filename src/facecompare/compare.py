@@ -20,6 +20,7 @@ PARAMS = ("image1", "image2")
 # documents (issue 6): right-angle turns tried for the portrait, and their inverse on points
 _LANDSCAPE = (None, cv2.ROTATE_180)
 _SIDEWAYS = (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE)
+_TURN_MIN_LINES = 2  # text lines that justify looking for a turned portrait during detection
 _CONFIDENT = 0.7  # detector score of an upright face that ends the search over turns
 
 
@@ -166,9 +167,22 @@ class Engine:
 
     # -- documents (issue 6) ------------------------------------------------------------------
     def find_document(self, img: np.ndarray) -> documents.Document | None:
-        """The document in an image, if any (text lines, MRZ, quadrilateral, face beside text)."""
-        faces = self.detector.detect(img, self.settings.det_size, self.settings.det_threshold)
-        return documents.find_document(img, [f.box for f in faces], tuple(faces))
+        """The document in an image, if any (text lines, MRZ, quadrilateral, face beside text).
+
+        A card lying sideways or upside down hides its portrait from the upright detector: when
+        the text alone is not conclusive but present, the detector also looks at the image
+        turned (90° both ways for vertical text, else 180°) for the face-beside-text signal."""
+        det = self.settings.det_size, self.settings.det_threshold
+        faces = self.detector.detect(img, *det)
+        ev = documents.analyse(img, [f.box for f in faces])
+        if not ev.is_document and ev.lines >= _TURN_MIN_LINES:
+            for rot in _SIDEWAYS if ev.vertical else (cv2.ROTATE_180,):
+                found = [f for f in self.detector.detect(cv2.rotate(img, rot), *det) if _upright(f)]
+                if found:
+                    faces = faces + [_unrotate(f, rot, img.shape, (0, 0)) for f in found]
+                    ev = documents.analyse(img, [f.box for f in faces])
+                    break
+        return documents.document(ev, tuple(faces))
 
     def _view_faces(
         self, img: np.ndarray, doc: documents.Document, rot: int | None

@@ -27,6 +27,8 @@ ID1_ASPECT = 85.6 / 54.0  # 1.585
 PASSPORT_ASPECT = 125.0 / 88.0  # 1.42
 _WORK_SIDE = 960
 MIN_LINE_H = 4  # px at the working scale
+_POLARITIES = (cv2.MORPH_BLACKHAT, cv2.MORPH_TOPHAT)  # dark text on light, light on dark
+_CLEAR = 12  # lines in one direction that make the other direction's count unnecessary
 
 
 @dataclass(frozen=True)
@@ -65,47 +67,51 @@ class Document:
 
 
 # -- text lines ----------------------------------------------------------------------------------
-def _line_blobs(grey: np.ndarray) -> list[TextLine]:
-    """Horizontal text-line candidates in a grey image (both polarities): line-shaped blobs
-    made of at least four separate character-sized strokes of similar height."""
+def _line_blobs(grey: np.ndarray, polarities: tuple[int, ...] = _POLARITIES) -> list[TextLine]:
+    """Horizontal text-line candidates in a grey image: line-shaped blobs made of at least four
+    separate character-sized strokes (runs of ink columns)."""
     out: list[TextLine] = []
     w = grey.shape[1]
     k = cv2.getStructuringElement(cv2.MORPH_RECT, (15, 15))
     close_k = cv2.getStructuringElement(cv2.MORPH_RECT, (17, 3))
     open_k = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 3))
-    for op in (cv2.MORPH_BLACKHAT, cv2.MORPH_TOPHAT):
+    for op in polarities:
         resp = cv2.morphologyEx(grey, op, k)
         resp = cv2.morphologyEx(resp, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))  # guilloche
         _, bw = cv2.threshold(resp, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-        if (bw > 0).mean() > 0.35:  # not a text-like response
+        if cv2.countNonZero(bw) > 0.35 * bw.size:  # not a text-like response
             continue
-        merged = cv2.morphologyEx(
-            cv2.morphologyEx(bw, cv2.MORPH_CLOSE, close_k), cv2.MORPH_OPEN, open_k
-        )
-        n, lab, stats, cent = cv2.connectedComponentsWithStats(merged, connectivity=8)
-        if n <= 1:
-            continue
-        # characters: components of the unmerged mask, counted per line blob when their height
-        # is at least 40 % of the line's
-        nc, _, cstats, ccent = cv2.connectedComponentsWithStats(bw, connectivity=8)
-        cx = np.clip(ccent[1:, 0].astype(int), 0, w - 1)
-        cy = np.clip(ccent[1:, 1].astype(int), 0, grey.shape[0] - 1)
-        owner = lab[cy, cx]
-        ch = cstats[1:, cv2.CC_STAT_HEIGHT]
-        lh = stats[owner, cv2.CC_STAT_HEIGHT]
-        ok = (owner > 0) & (ch >= 0.4 * lh) & (ch <= 1.2 * lh)
-        n_chars = np.bincount(owner[ok], minlength=n)
-        for i in range(1, n):
-            x, y, bw_, bh, area = stats[i]
+        merged = cv2.morphologyEx(bw, cv2.MORPH_CLOSE, close_k)
+        merged = cv2.morphologyEx(merged, cv2.MORPH_OPEN, open_k)
+        contours, _ = cv2.findContours(merged, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        for c in contours:
+            x, y, bw_, bh = cv2.boundingRect(c)
             if not (MIN_LINE_H <= bh <= 48 and bw_ >= 8 * MIN_LINE_H and bw_ >= 3.0 * bh):
                 continue
-            if area < 0.40 * bw_ * bh or bw_ > 0.98 * w:
+            if cv2.contourArea(c) < 0.40 * bw_ * bh or bw_ > 0.98 * w:
                 continue
-            chars = int(n_chars[i])
-            if chars < 4 or chars < bw_ / (4.0 * bh):  # too few characters for its length
+            if _characters(bw[y : y + bh, x : x + bw_]) < max(4.0, bw_ / (4.0 * bh)):
                 continue
-            out.append(TextLine(float(cent[i][0]), float(cent[i][1]), float(bw_), float(bh)))
+            out.append(TextLine(x + bw_ / 2, y + bh / 2, float(bw_), float(bh)))
     return out
+
+
+def _characters(sub: np.ndarray) -> int:
+    """Character-like strokes in a line's box: runs of ink columns at most twice as wide as the
+    line is high whose ink spans at least 40 % of its height."""
+    h = sub.shape[0]
+    ink = sub > 0
+    cols = ink.any(0)
+    if not cols.any():
+        return 0
+    top = np.where(cols, ink.argmax(0), 0)
+    bottom = np.where(cols, h - ink[::-1].argmax(0), 0)
+    span = bottom - top
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], cols.astype(np.int8), [0]])))
+    starts, ends = edges[::2], edges[1::2]
+    tall = np.maximum.reduceat(span, starts) >= 0.4 * h
+    narrow = (ends - starts) <= 2 * h
+    return int(np.count_nonzero(tall & narrow))
 
 
 def _dedupe(lines: list[TextLine]) -> list[TextLine]:
@@ -192,9 +198,9 @@ def find_quad(small: np.ndarray) -> np.ndarray | None:
 
 
 # -- decision -----------------------------------------------------------------------------------
-MIN_LINES_SCAN = 6  # text lines that make an image a document on their own
+MIN_LINES_SCAN = 5  # text lines that make an image a document on their own
 MIN_LINES_QUAD = 3  # inside a document-aspect quadrilateral
-MIN_LINES_FACE = 3  # beside a face that is small for its image
+MIN_LINES_FACE = 2  # beside a face that is small for its image
 MAX_FACE_FRACTION = 0.12  # face box area / image area above which a face is a portrait photo
 
 
@@ -238,7 +244,9 @@ def analyse(img: np.ndarray, faces: Sequence[np.ndarray] = ()) -> Evidence:
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     h, w = grey.shape
     horiz = _dedupe(_line_blobs(grey))
-    vert = _dedupe(_line_blobs(cv2.rotate(grey, cv2.ROTATE_90_CLOCKWISE)))
+    vert = []
+    if len(horiz) < _CLEAR:  # a sideways document has few horizontal lines
+        vert = _dedupe(_line_blobs(cv2.rotate(grey, cv2.ROTATE_90_CLOCKWISE)))
     vertical = len(vert) > len(horiz)
     lines = vert if vertical else horiz
     tilt = None if len(lines) >= MIN_LINES_SCAN else _dominant_tilt(grey)
@@ -305,12 +313,16 @@ def analyse(img: np.ndarray, faces: Sequence[np.ndarray] = ()) -> Evidence:
     )
 
 
-def find_document(
-    img: np.ndarray, faces: Sequence[np.ndarray] = (), keep: tuple = ()
-) -> Document | None:
-    """The document in ``img`` or None. ``faces``: face boxes of the caller's detector;
-    ``keep``: anything the caller wants back on the Document (its face objects)."""
-    ev = analyse(img, faces)
+def document(ev: Evidence, keep: tuple = ()) -> Document | None:
+    """The Document the evidence shows, or None. ``keep``: anything the caller wants back on
+    the Document (its face objects)."""
     if not ev.is_document:
         return None
     return Document(ev.region, ev.quad, ev.vertical, ev, keep)
+
+
+def find_document(
+    img: np.ndarray, faces: Sequence[np.ndarray] = (), keep: tuple = ()
+) -> Document | None:
+    """The document in ``img`` or None. ``faces``: face boxes of the caller's detector."""
+    return document(analyse(img, faces), keep)
