@@ -21,7 +21,7 @@ PARAMS = ("image1", "image2")
 _LANDSCAPE = (None, cv2.ROTATE_180)
 _SIDEWAYS = (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE)
 _TURN_MIN_LINES = 2  # text lines that justify looking for a turned portrait during detection
-_CONFIDENT = 0.7  # detector score of an upright face that ends the search over turns
+_UPRIGHT_NORM = 19.0  # feature norm of a clearly upright portrait: no need to try more turns
 
 
 def _upright(face: Face) -> bool:
@@ -204,29 +204,33 @@ class Engine:
 
     def document_face(self, img: np.ndarray, doc: documents.Document) -> FoundFace | None:
         """The portrait: the largest face of at least ``min_document_face`` px inside the
-        document, upright. The text direction says whether the document lies landscape (try 0°
-        then 180°) or sideways (90° both ways); the other two turns are tried only when those
-        find nothing. A confident upright face ends the search; otherwise the best detector
-        score among the turns wins. The box returned is in ``img`` coordinates."""
+        document, upright. The text direction says whether the document lies landscape (the
+        detector runs at 0° and 180°) or sideways (90° both ways); the other two turns are
+        tried only when those give no clearly upright face. SCRFD also "finds" faces upside
+        down or sideways, with landmarks in the wrong places and high scores; the turn kept is
+        the one whose aligned crop has the largest ArcFace feature norm (a face-quality signal:
+        a wrongly turned face has a small norm). The box returned is in ``img`` coordinates."""
         x1, y1, x2, y2 = doc.region
         shape = (y2 - y1, x2 - x1)
         first = _SIDEWAYS if doc.vertical else _LANDSCAPE
         second = _LANDSCAPE if doc.vertical else _SIDEWAYS
+        cands: list[FoundFace] = []
+        norms: list[float] = []
         for turns in (first, second):
-            best: tuple[float, FoundFace] | None = None
+            new: list[FoundFace] = []
             for rot in turns:
                 view, faces = self._view_faces(img, doc, rot)
-                if not faces:
-                    continue
-                face = faces[0]  # largest: the ghost portrait is smaller
-                if best is None or face.score > best[0]:
-                    back = _unrotate(face, rot, shape, (x1, y1))
-                    best = (face.score, FoundFace(back, align(view, face.landmarks)))
-                if best[0] >= _CONFIDENT:
-                    return best[1]
-            if best is not None:
-                return best[1]
-        return None
+                if faces:  # the largest: the ghost portrait is smaller
+                    back = _unrotate(faces[0], rot, shape, (x1, y1))
+                    new.append(FoundFace(back, align(view, faces[0].landmarks)))
+            if new:
+                cands += new
+                norms += self.embedder.embed([f.crop for f in new])[1].tolist()
+                if max(norms) >= _UPRIGHT_NORM:
+                    break
+        if not cands:
+            return None
+        return cands[int(np.argmax(norms))]
 
     def _documents(
         self, imgs: list[np.ndarray], req: CompareRequest
