@@ -91,7 +91,7 @@ class Engine:
         self.settings = settings
         threads = settings.intra_op_threads
         self.detector = SCRFD(pack.session("detector", threads))
-        self.embedder = ArcFaceEmbedder(pack.session("recognizer", threads))
+        self.embedder = ArcFaceEmbedder(pack.session("recognizer", threads), settings.flip_tta)
 
     @classmethod
     def load(cls, settings: Settings | None = None, with_calibration: bool = True) -> Engine:

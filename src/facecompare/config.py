@@ -30,6 +30,7 @@ class Settings:
     min_document_face: int = 40  # printed portrait on an ID document
     det_size: int = 640  # longer side of the detector input
     det_threshold: float = 0.5
+    flip_tta: bool = False  # embed each face mirrored too (see embed.ArcFaceEmbedder)
     max_body_bytes: int = 25 * 1024 * 1024
     workers: int = 2  # inference threads
     intra_op_threads: int = 1  # onnxruntime threads per session run
