@@ -93,6 +93,7 @@ def embed_images(
                 pipeline_fingerprint(),
                 str(engine.settings.det_size),
                 str(engine.settings.det_threshold),
+                str(engine.settings.flip_tta),
                 str(min_face),
                 choice,
                 tag,
