@@ -1,4 +1,4 @@
-"""The ``facecompare`` command: serve, keys, compare, calibrate, eval."""
+"""The ``facecompare`` command: serve, keys, compare, calibrate, eval, bench."""
 
 from __future__ import annotations
 
@@ -166,3 +166,35 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     (out / f"lfw-eval-{face_choice}.json").write_text(json.dumps(report, indent=2) + "\n")
     typer.echo(report["table"])
+
+
+# -- bench (speed against the peers; see docs/performance.md) ---------------------------------
+@app.command()
+def bench(
+    lfw: Annotated[Path, typer.Option(help="LFW folder")] = Path("../shared/datasets/lfw"),
+    out: Annotated[Path, typer.Option(help="folder for bench.json and bench.png")] = Path(
+        "reports"
+    ),
+    pairs: Annotated[int, typer.Option(help="LFW pairs per input set")] = 40,
+    rounds: Annotated[int, typer.Option(help="interleaved rounds in-process")] = 2,
+    slow_pairs: Annotated[int, typer.Option(help="pairs for face_recognition (slow)")] = 6,
+    per_level: Annotated[int, typer.Option(help="HTTP requests per concurrency level")] = 80,
+    threads: Annotated[int, typer.Option(help="onnxruntime threads in-process")] = 2,
+    http: Annotated[bool, typer.Option(help="also load our server over HTTP")] = True,
+) -> None:
+    """Our pipeline in-process and over HTTP against InsightFace and face_recognition."""
+    from .bench.run import bench as run_bench
+
+    data = run_bench(
+        lfw,
+        out,
+        pairs=pairs,
+        rounds=rounds,
+        slow_pairs=slow_pairs,
+        per_level=per_level,
+        threads=threads,
+        http=http,
+        log=lambda m: typer.echo(m, err=True),
+    )
+    typer.echo(data["table"])
+    typer.echo(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
