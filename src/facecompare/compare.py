@@ -79,15 +79,36 @@ class Engine:
 
     # -- stages -------------------------------------------------------------------------------
     def faces(self, img: np.ndarray, min_face: float) -> list[Face]:
-        """Qualifying faces, largest first."""
-        found = self.detector.detect(img, self.settings.det_size, self.settings.det_threshold)
-        return sorted((f for f in found if f.min_side >= min_face), key=lambda f: -f.area)
+        """Qualifying faces, largest first. A second, larger detector pass runs only when the
+        first finds nothing qualifying and the image is larger than the first pass's input."""
+        s = self.settings
+        sizes = [s.det_size]
+        if s.det_retry_size > s.det_size and max(img.shape[:2]) > s.det_size:
+            sizes.append(s.det_retry_size)
+        for size in sizes:
+            found = self.detector.detect(img, size, s.det_threshold)
+            faces = sorted((f for f in found if f.min_side >= min_face), key=lambda f: -f.area)
+            if faces:
+                return faces
+        return []
 
-    def largest_face(self, img: np.ndarray, min_face: float) -> FoundFace | None:
-        faces = self.faces(img, min_face)
+    def photo_face(
+        self, img: np.ndarray, factor: int, data: bytes, header: imaging.ImageHeader, param: str
+    ) -> FoundFace | None:
+        """Largest qualifying face of a photo decoded at 1/``factor`` scale. The crop is aligned
+        from an image where the face is at least align_min_face (else from a finer decode)."""
+        s = self.settings
+        faces = self.faces(img, s.min_face / factor)
         if not faces:
             return None
-        return FoundFace(faces[0], align(img, faces[0].landmarks))
+        face = faces[0]
+        fine = factor
+        while fine > 1 and face.min_side * factor / fine < s.align_min_face:
+            fine //= 2
+        if fine != factor:
+            img = imaging.decode_reduced(data, header, param, fine)
+        crop = align(img, face.landmarks * (factor / fine))
+        return FoundFace(face.scaled(factor), crop)
 
     def document_face(self, doc: documents.Document) -> FoundFace | None:
         """Largest portrait on the document, trying the four right-angle rotations."""
@@ -112,17 +133,36 @@ class Engine:
         headers = [imaging.read_header(d, p) for d, p in zip(datas, PARAMS, strict=True)]
         for d, h, p in zip(datas, headers, PARAMS, strict=True):
             imaging.check_size(h, len(d), limits, p)
-        imgs = [imaging.decode(d, h, p) for d, h, p in zip(datas, headers, PARAMS, strict=True)]
 
-        docs = self._documents(imgs, req)
-        found: list[FoundFace] = []
-        for img, doc, param in zip(imgs, docs, PARAMS, strict=True):
-            face = (
-                self.document_face(doc) if doc else self.largest_face(img, self.settings.min_face)
-            )
-            if face is None:
-                raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
-            found.append(face)
+        if req.verified_document or req.image1_is_document or req.image2_is_document:
+            imgs = [imaging.decode(d, h, p) for d, h, p in zip(datas, headers, PARAMS, strict=True)]
+            docs = self._documents(imgs, req)
+            found: list[FoundFace] = []
+            for img, doc, param in zip(imgs, docs, PARAMS, strict=True):
+                face = (
+                    self.document_face(doc)
+                    if doc
+                    else self.largest_face(img, self.settings.min_face)
+                )
+                if face is None:
+                    raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
+                found.append(face)
+        else:  # two photos: the fast path (reduced-scale decode; the blur check wants full)
+            docs = [None, None]
+            reduce = self.settings.reduced_decode and not req.blur_detection
+            factors = [
+                imaging.reduction(h, self.settings.det_size) if reduce else 1 for h in headers
+            ]
+            imgs = [
+                imaging.decode_reduced(d, h, p, f)
+                for d, h, p, f in zip(datas, headers, PARAMS, factors, strict=True)
+            ]
+            found = []
+            for args in zip(imgs, factors, datas, headers, PARAMS, strict=True):
+                face = self.photo_face(*args)
+                if face is None:
+                    raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, args[-1])
+                found.append(face)
 
         if req.blur_detection:
             self._check_blur(found)

@@ -30,6 +30,12 @@ class Settings:
     min_document_face: int = 40  # printed portrait on an ID document
     det_size: int = 640  # longer side of the detector input
     det_threshold: float = 0.5
+    # speed levers (docs/performance.md): a second detector pass at det_retry_size only when
+    # nothing qualifies at det_size; JPEGs decoded at reduced scale (never below det_size);
+    # the face is aligned from the reduced image when its box is at least align_min_face there.
+    det_retry_size: int = 640
+    reduced_decode: bool = True
+    align_min_face: int = 112
     max_body_bytes: int = 25 * 1024 * 1024
     workers: int = 2  # inference threads
     intra_op_threads: int = 1  # onnxruntime threads per session run
