@@ -179,7 +179,7 @@ def bench(
     rounds: Annotated[int, typer.Option(help="interleaved rounds in-process")] = 2,
     slow_pairs: Annotated[int, typer.Option(help="pairs for face_recognition (slow)")] = 6,
     per_level: Annotated[int, typer.Option(help="HTTP requests per concurrency level")] = 80,
-    threads: Annotated[int, typer.Option(help="onnxruntime threads in-process")] = 2,
+    threads: Annotated[int, typer.Option(help="onnxruntime threads per run, ours")] = 1,
     http: Annotated[bool, typer.Option(help="also load our server over HTTP")] = True,
 ) -> None:
     """Our pipeline in-process and over HTTP against InsightFace and face_recognition."""

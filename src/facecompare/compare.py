@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -58,6 +59,8 @@ class Engine:
         threads = settings.intra_op_threads
         self.detector = SCRFD(pack.session("detector", threads))
         self.embedder = ArcFaceEmbedder(pack.session("recognizer", threads))
+        # the two photos of a compare go through decode → detect → align → embed side by side
+        self._pool = ThreadPoolExecutor(settings.image_threads, "facecompare-image")
 
     @classmethod
     def load(cls, settings: Settings | None = None, with_calibration: bool = True) -> Engine:
@@ -110,6 +113,39 @@ class Engine:
         crop = align(img, face.landmarks * (factor / fine))
         return FoundFace(face.scaled(factor), crop)
 
+    def _photo(
+        self, data: bytes, header: imaging.ImageHeader, param: str, reduce: bool
+    ) -> tuple[FoundFace | None, np.ndarray | None]:
+        """One photo → its face and embedding (reduced-scale decode unless ``reduce`` is False)."""
+        factor = imaging.reduction(header, self.settings.det_size) if reduce else 1
+        img = imaging.decode_reduced(data, header, param, factor)
+        face = self.photo_face(img, factor, data, header, param)
+        return face, None if face is None else self.embed([face.crop])[0]
+
+    def _two_photos(
+        self, datas: list[bytes], headers: list[imaging.ImageHeader], blur: bool
+    ) -> tuple[list[FoundFace], np.ndarray]:
+        """Both photos on the engine's image threads; errors answer in the documented order
+        (any decode error before any missing face, image1 before image2)."""
+        reduce = self.settings.reduced_decode and not blur  # the blur score wants full scale
+        futures = [
+            self._pool.submit(self._photo, d, h, p, reduce)
+            for d, h, p in zip(datas, headers, PARAMS, strict=True)
+        ]
+        results, errors = [], []
+        for fut in futures:
+            try:
+                results.append(fut.result())
+            except FaceCompareError as err:
+                errors.append(err)
+                results.append((None, None))
+        if errors:
+            raise errors[0]
+        for (face, _), param in zip(results, PARAMS, strict=True):
+            if face is None:
+                raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
+        return [f for f, _ in results], np.stack([e for _, e in results])
+
     def document_face(self, doc: documents.Document) -> FoundFace | None:
         """Largest portrait on the document, trying the four right-angle rotations."""
         best: FoundFace | None = None
@@ -134,6 +170,7 @@ class Engine:
         for d, h, p in zip(datas, headers, PARAMS, strict=True):
             imaging.check_size(h, len(d), limits, p)
 
+        emb: np.ndarray | None = None
         if req.verified_document or req.image1_is_document or req.image2_is_document:
             imgs = [imaging.decode(d, h, p) for d, h, p in zip(datas, headers, PARAMS, strict=True)]
             docs = self._documents(imgs, req)
@@ -147,27 +184,14 @@ class Engine:
                 if face is None:
                     raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
                 found.append(face)
-        else:  # two photos: the fast path (reduced-scale decode; the blur check wants full)
+        else:  # two photos: the fast path
             docs = [None, None]
-            reduce = self.settings.reduced_decode and not req.blur_detection
-            factors = [
-                imaging.reduction(h, self.settings.det_size) if reduce else 1 for h in headers
-            ]
-            imgs = [
-                imaging.decode_reduced(d, h, p, f)
-                for d, h, p, f in zip(datas, headers, PARAMS, factors, strict=True)
-            ]
-            found = []
-            for args in zip(imgs, factors, datas, headers, PARAMS, strict=True):
-                face = self.photo_face(*args)
-                if face is None:
-                    raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, args[-1])
-                found.append(face)
-
+            found, emb = self._two_photos(datas, headers, req.blur_detection)
         if req.blur_detection:
             self._check_blur(found)
 
-        emb = self.embed([f.crop for f in found])
+        if emb is None:
+            emb = self.embed([f.crop for f in found])
         cos = float(np.dot(emb[0], emb[1]))
         scenario = DOCUMENT_PHOTO if any(docs) else PHOTO_PHOTO
         return CompareResult(

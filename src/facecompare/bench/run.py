@@ -60,20 +60,19 @@ def in_process(
     sets: dict[str, list[BenchPair]], rounds: int, slow_pairs: int, threads: int, log: Log
 ) -> list[Timing]:
     """Each system on each input set, rounds interleaved so drift hits everyone alike."""
-    raw_settings = {
-        "limits": ImageLimits(min_area=0),
-        "min_face": 0,
-    }  # 250×250 is under the API rule
+    raw = {"limits": ImageLimits(min_area=0), "min_face": 0}  # 250×250 is under the API rule
+    plain = {"reduced_decode": False, "image_threads": 1}  # full decode, one image after the other
+
+    def ours_on(extra: dict[str, object]) -> Callable[[str], peers.Compare | str]:
+        def make(inputs: str) -> peers.Compare:
+            kw = {"intra_op_threads": threads, **extra, **(raw if inputs.startswith("raw") else {})}
+            return ours(Settings.from_env(**kw))
+
+        return make
+
     systems: list[tuple[str, Callable[[str], peers.Compare | str], int | None]] = [
-        (
-            "facecompare (in-process)",
-            lambda inputs: ours(
-                Settings.from_env(
-                    intra_op_threads=threads, **(raw_settings if inputs.startswith("raw") else {})
-                )
-            ),
-            None,
-        ),
+        ("facecompare (in-process)", ours_on({}), None),
+        ("facecompare, plain pipeline (same models)", ours_on(plain), None),
         (
             "InsightFace FaceAnalysis (default modules)",
             lambda _: peers.insightface_peer(None),
@@ -221,7 +220,7 @@ def bench(
     slow_pairs: int = 6,
     levels: tuple[int, ...] = (1, 4, 16),
     per_level: int = 80,
-    threads: int = 2,
+    threads: int = 1,
     http: bool = True,
     log: Log = print,
 ) -> dict[str, object]:
