@@ -28,7 +28,7 @@ class Settings:
     limits: ImageLimits = field(default_factory=ImageLimits)
     min_face: int = 112  # shorter side of the detector box, pixels
     min_document_face: int = 40  # printed portrait on an ID document
-    det_size: int = 640  # longer side of the detector input
+    det_size: int = 480  # longer side of the detector input (docs/performance.md)
     det_threshold: float = 0.5
     # speed levers (docs/performance.md): a second detector pass at det_retry_size only when
     # nothing qualifies at det_size; JPEGs decoded at reduced scale (never below det_size);
