@@ -80,3 +80,18 @@ def test_bench_pairs_are_phone_sized_jpegs(lfw):
         h = imaging.read_header(p.a, "image1")
         assert (h.format, h.width, h.height) == ("jpeg", *PHONE_SIZE)
     assert build_pairs(lfw, 4)[0].a == pairs[0].a  # deterministic
+
+
+def test_document_path_still_runs(engine, big_photos):
+    """The document flags take the full-decode path (detector at the larger input at once)."""
+    from conftest import DOCS, need
+    from facecompare.errors import FaceCompareError
+
+    doc = (need(DOCS) / "specimens" / "0_pass-lva.jpg").read_bytes()
+    req = CompareRequest(doc, big_photos[0], image1_is_document=True)
+    try:
+        result = engine.compare(req)
+    except FaceCompareError as err:  # a documented answer, never a crash
+        assert err.code.name in ("CAN_NOT_DETECT_IDCARD", "CAN_NOT_DETECT_FACE")
+    else:
+        assert 0 <= result.confidence <= 100

@@ -81,12 +81,12 @@ class Engine:
         return self.calibration
 
     # -- stages -------------------------------------------------------------------------------
-    def faces(self, img: np.ndarray, min_face: float) -> list[Face]:
+    def faces(self, img: np.ndarray, min_face: float, size: int | None = None) -> list[Face]:
         """Qualifying faces, largest first. A second, larger detector pass runs only when the
         first finds nothing qualifying and the image is larger than the first pass's input."""
         s = self.settings
-        sizes = [s.det_size]
-        if s.det_retry_size > s.det_size and max(img.shape[:2]) > s.det_size:
+        sizes = [size or s.det_size]
+        if s.det_retry_size > sizes[0] and max(img.shape[:2]) > sizes[0]:
             sizes.append(s.det_retry_size)
         for size in sizes:
             found = self.detector.detect(img, size, s.det_threshold)
@@ -94,6 +94,14 @@ class Engine:
             if faces:
                 return faces
         return []
+
+    def largest_face(
+        self, img: np.ndarray, min_face: float, size: int | None = None
+    ) -> FoundFace | None:
+        faces = self.faces(img, min_face, size)
+        if not faces:
+            return None
+        return FoundFace(faces[0], align(img, faces[0].landmarks))
 
     def photo_face(
         self, img: np.ndarray, factor: int, data: bytes, header: imaging.ImageHeader, param: str
@@ -151,7 +159,9 @@ class Engine:
         best: FoundFace | None = None
         for rot in _ROTATIONS:
             view = doc.image if rot is None else cv2.rotate(doc.image, rot)
-            found = self.largest_face(view, self.settings.min_document_face)
+            found = self.largest_face(  # small printed portraits: the larger input at once
+                view, self.settings.min_document_face, self.settings.det_retry_size
+            )
             if found and (best is None or found.face.score > best.face.score):
                 best = found
         return best
