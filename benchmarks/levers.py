@@ -28,12 +28,19 @@ from facecompare.evaluate import best_threshold
 REFERENCE = {"reduced_decode": False, "det_size": 640, "det_retry_size": 640}
 VARIANTS: dict[str, dict[str, object]] = {
     "reference: full decode, detector 640": REFERENCE,
-    "reduced decode (align from ≥112 px)": {"reduced_decode": True},
-    "reduced decode, always align reduced": {"reduced_decode": True, "align_min_face": 0},
+    "reduced decode (align from ≥112 px)": {"reduced_decode": True, "det_size": 640},
+    "reduced decode, always align reduced": {
+        "reduced_decode": True,
+        "det_size": 640,
+        "align_min_face": 0,
+    },
     "detector 480, retry 640, reduced": {"reduced_decode": True, "det_size": 480},
     "detector 320, retry 640, reduced": {"reduced_decode": True, "det_size": 320},
-    "reduced, onnxruntime 2 threads per run": {"reduced_decode": True, "intra_op_threads": 2},
-    "reduced, the two images side by side": {"reduced_decode": True, "image_threads": 2},
+    "detector 480, reduced, 2 onnxruntime threads": {
+        "reduced_decode": True,
+        "intra_op_threads": 2,
+    },
+    "detector 480, reduced, images side by side": {"reduced_decode": True, "image_threads": 2},
 }
 
 
