@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
@@ -60,7 +61,11 @@ class Engine:
         self.detector = SCRFD(pack.session("detector", threads))
         self.embedder = ArcFaceEmbedder(pack.session("recognizer", threads))
         # the two photos of a compare go through decode → detect → align → embed side by side
-        self._pool = ThreadPoolExecutor(settings.image_threads, "facecompare-image")
+        self._pool = (
+            ThreadPoolExecutor(settings.image_threads, "facecompare-image")
+            if settings.image_threads > 1
+            else None
+        )
 
     @classmethod
     def load(cls, settings: Settings | None = None, with_calibration: bool = True) -> Engine:
@@ -133,17 +138,21 @@ class Engine:
     def _two_photos(
         self, datas: list[bytes], headers: list[imaging.ImageHeader], blur: bool
     ) -> tuple[list[FoundFace], np.ndarray]:
-        """Both photos on the engine's image threads; errors answer in the documented order
+        """Both photos (side by side if image_threads > 1); errors answer in the documented order
         (any decode error before any missing face, image1 before image2)."""
         reduce = self.settings.reduced_decode and not blur  # the blur score wants full scale
-        futures = [
-            self._pool.submit(self._photo, d, h, p, reduce)
+        jobs = [
+            (
+                self._pool.submit(self._photo, d, h, p, reduce).result
+                if self._pool
+                else partial(self._photo, d, h, p, reduce)
+            )
             for d, h, p in zip(datas, headers, PARAMS, strict=True)
         ]
         results, errors = [], []
-        for fut in futures:
+        for job in jobs:
             try:
-                results.append(fut.result())
+                results.append(job())
             except FaceCompareError as err:
                 errors.append(err)
                 results.append((None, None))
