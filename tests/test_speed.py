@@ -58,6 +58,8 @@ def test_reduced_decode_matches_full_decode(engine, big_photos):
     full = Engine(engine.pack, engine.calibration, Settings(reduced_decode=False))
     req = CompareRequest(*big_photos)
     fast, ref = engine.compare(req), full.compare(req)
+    side = Engine(engine.pack, engine.calibration, Settings(image_threads=2))
+    assert abs(side.compare(req).cosine - fast.cosine) < 1e-4  # same work, two threads
     assert abs(fast.cosine - ref.cosine) < 0.02
     assert fast.cosine > 0.3  # the same person
     for f, r in ((fast.face1, ref.face1), (fast.face2, ref.face2)):
