@@ -36,7 +36,7 @@ def cpu_ms(fn: Callable[[], object], n: int = 10) -> float:
 def stages(data: bytes, other: bytes, fast: Engine, plain: Engine) -> dict[str, float]:
     text = base64.b64encode(data).decode()
     h = imaging.read_header(data, "image1")
-    f = imaging.reduction(h, fast.settings.det_size)
+    f = imaging.reduction(h, fast.settings.det_retry_size)
     full = imaging.decode(data, h, "image1")
     small = imaging.decode_reduced(data, h, "image1", f)
     face = fast.faces(small, 0)[0]

@@ -130,7 +130,8 @@ class Engine:
         self, data: bytes, header: imaging.ImageHeader, param: str, reduce: bool
     ) -> tuple[FoundFace | None, np.ndarray | None]:
         """One photo → its face and embedding (reduced-scale decode unless ``reduce`` is False)."""
-        factor = imaging.reduction(header, self.settings.det_size) if reduce else 1
+        s = self.settings  # decode big enough for the second detector pass too
+        factor = imaging.reduction(header, max(s.det_size, s.det_retry_size)) if reduce else 1
         img = imaging.decode_reduced(data, header, param, factor)
         face = self.photo_face(img, factor, data, header, param)
         return face, None if face is None else self.embed([face.crop])[0]
