@@ -7,9 +7,14 @@ with a message, never faked.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
+import sys
 import tempfile
+import types
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 import cv2
@@ -66,11 +71,23 @@ def insightface_peer(modules: tuple[str, ...] | None, det_size: int = 640) -> Co
     return compare
 
 
+def _pkg_resources_shim() -> None:
+    """face_recognition_models still calls ``pkg_resources.resource_filename``, which
+    setuptools ≥ 81 no longer ships: provide that one function from importlib.resources."""
+    if importlib.util.find_spec("pkg_resources") is not None:
+        return
+    shim = types.ModuleType("pkg_resources")
+    shim.resource_filename = lambda pkg, name: str(resources.files(pkg) / name)  # type: ignore[attr-defined]
+    sys.modules["pkg_resources"] = shim
+
+
 def face_recognition_peer() -> Compare | str:
     """dlib's HOG detector (default upsampling 1) and its ResNet encoder, as the README shows."""
+    _pkg_resources_shim()
     try:
+        importlib.import_module("face_recognition_models")  # face_recognition quit()s without
         import face_recognition
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         return (
             f"face_recognition not installed ({exc.__class__.__name__}: {exc}); "
             "pip install .[bench]"
