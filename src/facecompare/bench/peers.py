@@ -74,7 +74,7 @@ def insightface_peer(modules: tuple[str, ...] | None, det_size: int = 640) -> Co
 def _pkg_resources_shim() -> None:
     """face_recognition_models still calls ``pkg_resources.resource_filename``, which
     setuptools ≥ 81 no longer ships: provide that one function from importlib.resources."""
-    if importlib.util.find_spec("pkg_resources") is not None:
+    if "pkg_resources" in sys.modules or importlib.util.find_spec("pkg_resources") is not None:
         return
     shim = types.ModuleType("pkg_resources")
     shim.resource_filename = lambda pkg, name: str(resources.files(pkg) / name)  # type: ignore[attr-defined]
