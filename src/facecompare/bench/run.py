@@ -95,12 +95,14 @@ def in_process(
                 break
             loaded[name, inputs] = fn
             timings[name, inputs] = Timing(name, inputs)
-    # pair by pair, every system in turn, so the load of this shared machine hits all alike
+    # pair by pair, every system in turn, so the load of this shared machine hits all alike;
+    # the order rotates, so no system always follows one whose idle threads still spin
     for r in range(rounds):
         log(f"round {r + 1}/{rounds}")
         for inputs, pairs in sets.items():
             for i, p in enumerate(pairs):
-                for name, _, limit in systems:
+                k = (i + r) % len(systems)
+                for name, _, limit in systems[k:] + systems[:k]:
                     if (name, inputs) in loaded and (limit is None or i < limit):
                         time_pair(loaded[name, inputs], p, timings[name, inputs], warm=i == 0)
     return list(timings.values())
