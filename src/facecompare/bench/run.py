@@ -185,7 +185,8 @@ def plot(timings: list[Timing], http: HttpReport | None, path: Path) -> None:
         ax.bar(xs, ys, width, label=inputs)
     ax.set_yscale("log")
     ax.set_xticks([i + width * (len(sets) - 1) / 2 for i in range(len(systems))])
-    ax.set_xticklabels([s.replace(" (", "\n(") for s in systems], fontsize=7)
+    labels = [s.replace(" (", "\n(").replace(", ", ",\n") for s in systems]
+    ax.set_xticklabels(labels, fontsize=7, rotation=25, ha="right")
     ax.set_ylabel("ms per compare (median, log scale)")
     ax.set_title("In-process, same inputs, same run")
     ax.legend(fontsize=8)
