@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from .data import BenchPair, build_pairs
 from .load import BenchServer, LoadResult, bodies, rss_mb, run_load
 
 Log = Callable[[str], None]
+PAUSE_S = 0.05  # idle time before each timed compare (lets spinning worker threads park)
 
 
 @dataclass
@@ -50,6 +52,7 @@ def ours(settings: Settings) -> peers.Compare:
 def time_pair(fn: peers.Compare, p: BenchPair, into: Timing, warm: bool = False) -> None:
     if warm:
         fn(p.a, p.b)  # first-run allocations and lazy set-up are not counted
+    time.sleep(PAUSE_S)
     t = time.perf_counter()
     cos = fn(p.a, p.b)
     into.ms.append((time.perf_counter() - t) * 1000)
@@ -96,13 +99,14 @@ def in_process(
             loaded[name, inputs] = fn
             timings[name, inputs] = Timing(name, inputs)
     # pair by pair, every system in turn, so the load of this shared machine hits all alike;
-    # the order rotates, so no system always follows one whose idle threads still spin
+    # the order is shuffled per pair and each timed call starts after a pause, so no system
+    # pays for the previous one's onnxruntime threads still spinning
+    rng = random.Random(0)
     for r in range(rounds):
         log(f"round {r + 1}/{rounds}")
         for inputs, pairs in sets.items():
             for i, p in enumerate(pairs):
-                k = (i + r) % len(systems)
-                for name, _, limit in systems[k:] + systems[:k]:
+                for name, _, limit in rng.sample(systems, len(systems)):
                     if (name, inputs) in loaded and (limit is None or i < limit):
                         time_pair(loaded[name, inputs], p, timings[name, inputs], warm=i == 0)
     return list(timings.values())
