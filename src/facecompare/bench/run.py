@@ -64,7 +64,7 @@ def in_process(
 ) -> list[Timing]:
     """Each system on each input set, rounds interleaved so drift hits everyone alike."""
     raw = {"limits": ImageLimits(min_area=0), "min_face": 0}  # 250×250 is under the API rule
-    plain = {"reduced_decode": False, "det_size": 640}  # full decode, one detector pass at 640
+    plain = {"reduced_decode": False, "det_size": 640, "image_threads": 1}  # the simple pipeline
 
     def ours_on(extra: dict[str, object]) -> Callable[[str], peers.Compare | str]:
         def make(inputs: str) -> peers.Compare:
