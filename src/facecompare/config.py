@@ -36,7 +36,7 @@ class Settings:
     det_retry_size: int = 640
     reduced_decode: bool = True
     align_min_face: int = 112
-    image_threads: int = 2  # the two photos side by side (docs/performance.md: threads)
+    image_threads: int = 1  # >1: the two photos side by side (docs/performance.md: threads)
     max_body_bytes: int = 25 * 1024 * 1024
     workers: int = 2  # inference threads
     intra_op_threads: int = 1  # onnxruntime threads per session run
