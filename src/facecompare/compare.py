@@ -134,11 +134,13 @@ class Engine:
         factor = imaging.reduction(header, max(s.det_size, s.det_retry_size)) if reduce else 1
         img = imaging.decode_reduced(data, header, param, factor)
         face = self.photo_face(img, factor, data, header, param)
-        return face, None if face is None else self.embed([face.crop])[0]
+        if face is None or self._pool is None:  # sequential: both crops embed in one batch
+            return face, None
+        return face, self.embed([face.crop])[0]
 
     def _two_photos(
         self, datas: list[bytes], headers: list[imaging.ImageHeader], blur: bool
-    ) -> tuple[list[FoundFace], np.ndarray]:
+    ) -> tuple[list[FoundFace], np.ndarray | None]:
         """Both photos (side by side if image_threads > 1); errors answer in the documented order
         (any decode error before any missing face, image1 before image2)."""
         reduce = self.settings.reduced_decode and not blur  # the blur score wants full scale
@@ -162,7 +164,8 @@ class Engine:
         for (face, _), param in zip(results, PARAMS, strict=True):
             if face is None:
                 raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
-        return [f for f, _ in results], np.stack([e for _, e in results])
+        embs = [e for _, e in results]
+        return [f for f, _ in results], None if embs[0] is None else np.stack(embs)
 
     def document_face(self, doc: documents.Document) -> FoundFace | None:
         """Largest portrait on the document, trying the four right-angle rotations."""
