@@ -61,6 +61,11 @@ def main() -> None:
         ),
         ("recogniser MobileFaceNet w600k_mbf, 112×112", macs(rec, [1, 3, 112, 112])),
     ]
+    lmk = pack.files["detector"].path.parent / "2d106det.onnx"  # FaceAnalysis runs it too
+    if lmk.is_file():
+        rows.append(
+            ("landmarks 2d106det, 192×192 (FaceAnalysis only)", macs(str(lmk), [1, 3, 192, 192]))
+        )
     for name, g in rows:
         print(f"{name:55} {g:6.3f} GMAC")
     for i, size in ((0, 640), (2, 480)):
