@@ -64,7 +64,13 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, tmp: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        log: Path | None = None,  # the server's stderr goes there (default: inherited)
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.keys_db = tmp / "keys.db"
@@ -82,6 +88,7 @@ class Server:
                 *args,
             ],
             env=self.env,
+            stderr=log.open("wb") if log else None,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

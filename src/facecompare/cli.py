@@ -15,7 +15,9 @@ app = typer.Typer(
     help="Self-hosted face verification (AIGEN Face Compare API).", no_args_is_help=True
 )
 keys_app = typer.Typer(
-    help="Create, list and revoke API keys (stored as hashes in SQLite).", no_args_is_help=True
+    help="Create, list and revoke API keys (stored as hashes in SQLite, or in PostgreSQL when "
+    "FACECOMPARE_DATABASE_URL is set).",
+    no_args_is_help=True,
 )
 app.add_typer(keys_app, name="keys")
 
@@ -29,9 +31,10 @@ KeysDb = Annotated[
 
 
 def _store(keys_db: Path | None):  # noqa: ANN202 - imported lazily to keep --help fast
-    from .api.auth import KeyStore
+    from .api.keystores import open_key_store
 
-    return KeyStore(keys_db or default_keys_db())
+    # FACECOMPARE_DATABASE_URL=postgresql://... selects the shared PostgreSQL store
+    return open_key_store(keys_db or default_keys_db())
 
 
 @keys_app.command("create")
@@ -83,11 +86,17 @@ def serve(
         Path | None, typer.Option(help="calibration file (default: the pack's)")
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    log_format: Annotated[
+        str, typer.Option(help="json: one JSON object per line with request_id; or text")
+    ] = "json",
 ) -> None:
     """Run the HTTP service (models load at start-up; /readyz turns 200 when loaded)."""
     import uvicorn
 
     from .api.app import create_app
+    from .api.logs import configure_logging
+
+    configure_logging(log_format, log_level)
 
     settings = Settings.from_env(
         keys_db=keys_db, workers=workers, max_queue=max_queue, calibration=calibration
@@ -97,32 +106,96 @@ def serve(
         host=host,
         port=port,
         log_level=log_level,
+        log_config=None,  # configure_logging above (access lines come from api/metrics.py)
         access_log=False,
         timeout_graceful_shutdown=30,
+        # idle keep-alive longer than clients' own (httpx 5 s, proxies ~60 s): the client closes
+        # first, so a request is never sent on a connection the server is closing (a reset)
+        timeout_keep_alive=75,
     )
 
 
 @app.command()
 def compare(
-    image1: Path,
-    image2: Path,
-    min_face: Annotated[int | None, typer.Option(help="minimum face size, pixels")] = None,
+    image1: Annotated[Path, typer.Argument(help="first image (JPEG or PNG)", exists=True)],
+    image2: Annotated[Path, typer.Argument(help="second image (JPEG or PNG)", exists=True)],
+    url: Annotated[
+        str | None,
+        typer.Option(help="compare on this server (e.g. http://host:8000) instead of locally"),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(help="API key for --url [env FACECOMPARE_KEY]", envvar="FACECOMPARE_KEY"),
+    ] = None,
+    min_face: Annotated[
+        int | None, typer.Option(help="minimum face size, pixels (local only)")
+    ] = None,
+    blur_detection: Annotated[bool, typer.Option(help="refuse blurred faces")] = False,
+    image1_is_document: Annotated[bool, typer.Option(help="image1 is an ID document")] = False,
+    image2_is_document: Annotated[bool, typer.Option(help="image2 is an ID document")] = False,
 ) -> None:
-    """Compare two image files locally (no server) and print confidence, thresholds, verdict."""
-    from .compare import CompareRequest, Engine
-    from .errors import FaceCompareError
+    """Compare the faces of two image files; print confidence, thresholds and verdict.
 
-    engine = Engine.load(Settings.from_env(min_face=min_face))
-    req = CompareRequest(image1.read_bytes(), image2.read_bytes())
-    try:
-        r = engine.compare(req)
-    except FaceCompareError as err:
-        typer.echo(err.message)
-        raise typer.Exit(2) from None
-    verdict = "same person" if r.confidence >= r.thresholds["err_01"] else "different people"
-    typer.echo(f"confidence {r.confidence:.2f}")
-    typer.echo("thresholds " + " ".join(f"{k}={v:.2f}" for k, v in r.thresholds.items()))
+    Runs the models in this process (no server) unless --url is given. Exit status 0 when a comparison was made, 2 with the spec's error message otherwise."""  # noqa: E501
+    flags = {
+        "blur_detection": blur_detection,
+        "image1_is_document": image1_is_document,
+        "image2_is_document": image2_is_document,
+    }
+    if url:
+        from .client import Client, FaceCompareAPIError
+
+        try:
+            with Client(url, key) as fc:
+                res = fc.compare(image1, image2, **flags)
+        except FaceCompareAPIError as err:
+            typer.echo(err.message)
+            raise typer.Exit(2) from None
+        confidence, thresholds = res.confidence, vars(res.thresholds)
+    else:
+        from rich.console import Console
+
+        from .compare import CompareRequest, Engine
+        from .errors import FaceCompareError
+
+        with Console(stderr=True).status("loading the models"):
+            engine = Engine.load(Settings.from_env(min_face=min_face))
+        req = CompareRequest(image1.read_bytes(), image2.read_bytes(), **flags)
+        try:
+            r = engine.compare(req)
+        except FaceCompareError as err:
+            typer.echo(err.message)
+            raise typer.Exit(2) from None
+        confidence, thresholds = r.confidence, r.thresholds
+    verdict = "same person" if confidence >= thresholds["err_01"] else "different people"
+    typer.echo(f"confidence {confidence:.2f}")
+    typer.echo("thresholds " + " ".join(f"{k}={v:.2f}" for k, v in thresholds.items()))
     typer.echo(f"verdict {verdict} (at err_01)")
+
+
+def _progress_bar(description: str, total: int | None):  # noqa: ANN202 - rich is lazy
+    """A rich progress bar on stderr; returns (progress, advance-to callback)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+        console=Console(stderr=True),
+    )
+    task = progress.add_task(description, total=total)
+    return progress, lambda done: progress.update(task, completed=done)
 
 
 @app.command()
@@ -134,15 +207,13 @@ def calibrate(
     from .calibration import default_path
     from .calibration.lfw import calibrate_lfw, write
     from .compare import Engine
+    from .datasets import lfw_images
 
     engine = Engine.load(with_calibration=False)
-    start = time.time()
-
-    def progress(i: int) -> None:
-        if i % 1000 == 0:
-            typer.echo(f"  {i} images embedded, {time.time() - start:.0f} s", err=True)
-
-    data = calibrate_lfw(engine, lfw, progress)
+    bar, advance = _progress_bar("embedding LFW", len(lfw_images(lfw)))
+    with bar:
+        data = calibrate_lfw(engine, lfw, advance)
+        advance(len(lfw_images(lfw)))  # complete also when the embeddings came from the cache
     target = out or default_path(engine.pack.name)
     write(data, target)
     typer.echo(json.dumps({"mapping": data["mapping"], **data["scenarios"]}, indent=2))
@@ -157,15 +228,103 @@ def evaluate(
         str, typer.Option(help="central: LFW's labelled person; largest: the server's rule")
     ] = "central",
 ) -> None:
-    """LFW 10-fold accuracy through the server's pipeline (size rule bypassed)."""
-    from .evaluate import FACE_CHOICES, lfw_report
+    """LFW through the server's pipeline (size rule bypassed): 10-fold, all-pairs TAR at FAR with
+    intervals, held-out people; writes a JSON and ROC/DET/histogram plots."""
+    from .evaluate import FACE_CHOICES
+    from .reports import lfw_report
 
     if face_choice not in FACE_CHOICES:
         raise typer.BadParameter(f"one of {FACE_CHOICES}")
-    report = lfw_report(lfw, choice=face_choice)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"lfw-eval-{face_choice}.json").write_text(json.dumps(report, indent=2) + "\n")
+    from .datasets import lfw_images
+
+    bar, advance = _progress_bar("embedding LFW", len(lfw_images(lfw)))
+    with bar:
+        report = lfw_report(lfw, out, choice=face_choice, progress=advance)
+        advance(len(lfw_images(lfw)))  # complete also when the embeddings came from the cache
     typer.echo(report["table"])
+
+
+@app.command("eval-http")
+def evaluate_http(
+    url: Annotated[
+        str, typer.Option(help="base URL of a running server")
+    ] = "http://127.0.0.1:8000",
+    key: Annotated[
+        str, typer.Option(envvar="FACECOMPARE_KEY", help="API key [env FACECOMPARE_KEY]")
+    ] = "",
+    lfw: Annotated[Path, typer.Option(help="LFW folder")] = Path("../shared/datasets/lfw"),
+    fold: Annotated[int, typer.Option(help="LFW View 2 fold, 1 to 10")] = 1,
+) -> None:
+    """One LFW fold over HTTP against a running server (images upscaled to 500×500)."""
+    from .httpeval import run_fold
+
+    result = run_fold(url.rstrip("/"), key, lfw, fold - 1)
+    typer.echo(result.table())
+    for line in result.lost:
+        typer.echo(f"  lost: {line}")
+
+
+@app.command("load")
+def load_test(
+    image1: Annotated[Path, typer.Argument(help="first image (JPEG or PNG)", exists=True)],
+    image2: Annotated[Path, typer.Argument(help="second image", exists=True)],
+    url: Annotated[str, typer.Option(help="server (or load balancer) base URL")] = (
+        "http://127.0.0.1:8000"
+    ),
+    key: Annotated[
+        str | None, typer.Option(help="API key [env FACECOMPARE_KEY]", envvar="FACECOMPARE_KEY")
+    ] = None,
+    requests: Annotated[int, typer.Option(help="comparisons to send")] = 100,
+    concurrency: Annotated[int, typer.Option(help="requests in flight at once")] = 4,
+    out: Annotated[Path | None, typer.Option(help="also write the figures as JSON here")] = None,
+) -> None:
+    """Load a running server with one comparison repeated; print throughput and latency."""
+    import asyncio
+
+    from .client import build_body
+    from .loadtest import run_load, table
+
+    body = build_body(image1, image2)
+    bar, advance = _progress_bar(f"{requests} comparisons", requests)
+    with bar:
+        res = asyncio.run(run_load(url, key, body, requests, concurrency, advance))
+    typer.echo(table([(url, res)]))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(res.as_dict(), indent=2) + "\n")
+    if res.ok == 0:
+        raise typer.Exit(1)
+
+
+# -- calibrate-blur (issue 5) -------------------------------------------------------------------
+@app.command("calibrate-blur")
+def calibrate_blur(
+    lfw: Annotated[Path, typer.Option(help="LFW folder")] = Path("../shared/datasets/lfw"),
+    people: Annotated[int, typer.Option(help="probe people per half")] = 250,
+    naturals: Annotated[int, typer.Option(help="natural photos per half")] = 1000,
+    score: Annotated[str | None, typer.Option(help="keep this score (default: best)")] = None,
+    plot: Annotated[Path, typer.Option(help="PNG of the curves")] = Path("docs/blur-curves.png"),
+    out: Annotated[Path | None, typer.Option(help="calibration file to update")] = None,
+    threads: Annotated[int, typer.Option(help="worker threads")] = 2,
+) -> None:
+    """Calibrate the blur flag on degraded LFW faces (writes only the file's 'blur' section)."""
+    from .calibration import blur as cb
+    from .calibration import default_path
+    from .compare import Engine
+
+    engine = Engine.load()
+    study = cb.run_study(engine, lfw, people, naturals, threads, lambda m: typer.echo(m, err=True))
+    rows = cb.candidate_rows(study)
+    typer.echo("candidates (threshold on the fit half, figures on the report half):")
+    typer.echo(cb.candidate_table(rows))
+    name = score or cb.best_score(rows)
+    section = cb.build_section(study, name, rows)
+    target = out or default_path(engine.pack.name)
+    cb.write_section(target, section)
+    cb.plot(section, plot)
+    typer.echo(f"kept {name}: flag below {section['threshold']:.6g} ({section['basis']})")
+    typer.echo(json.dumps(section["report"], indent=2))
+    typer.echo(f"wrote the 'blur' section of {target} and {plot}")
 
 
 # -- bench (speed against the peers; see docs/performance.md) ---------------------------------

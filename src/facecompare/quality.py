@@ -1,13 +1,105 @@
-"""Face sharpness on the aligned crop, so the score does not depend on how the photo was scaled."""
+"""Face quality scores on the aligned 112×112 crop.
+
+Every score is computed on the detected face after alignment, never on the whole image: the
+crop puts every face at the same scale (eye distance ≈ 35 px), so upscaling a photo does not
+change the score and a blurred background never enters it. Higher means sharper / better.
+
+The score the server uses, and its threshold, are chosen by ``facecompare calibrate-blur``
+(:mod:`facecompare.calibration.blur`), which compares these candidates on degraded LFW faces.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 
+# eyes to chin, inside the cheeks: no background, little hair (the crop is 112×112)
+INNER = (slice(16, 104), slice(16, 96))
+_EPS = 1e-6
+
+
+def _inner_grey(crop: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    return grey[INNER].astype(np.float32)
+
 
 def sharpness(crop: np.ndarray) -> float:
-    """Variance of the Laplacian of the aligned 112×112 face (grey), inner face region only."""
-    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-    inner = grey[16:104, 16:96]  # eyes to chin: no background, no hair
-    return float(cv2.Laplacian(inner, cv2.CV_64F, ksize=3).var())
+    """Variance of the Laplacian of the aligned face (grey), inner face region only."""
+    return float(cv2.Laplacian(_inner_grey(crop), cv2.CV_32F, ksize=3).var())
+
+
+def laplacian_ratio(crop: np.ndarray) -> float:
+    """Laplacian variance over grey-level variance: sharpness with the face's contrast divided
+    out, so a dim or flat-lit face is not mistaken for a blurred one."""
+    g = _inner_grey(crop)
+    return float(cv2.Laplacian(g, cv2.CV_32F, ksize=3).var() / (g.var() + _EPS))
+
+
+def gradient_ratio(crop: np.ndarray) -> float:
+    """Tenengrad (mean squared Sobel gradient) over grey-level variance."""
+    g = _inner_grey(crop)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    return float((gx * gx + gy * gy).mean() / (g.var() + _EPS))
+
+
+_DIRECTIONAL = [
+    np.array([[1, -2, 1]], np.float32),  # across vertical edges
+    np.array([[1], [-2], [1]], np.float32),  # across horizontal edges
+    np.array([[1, 0, 0], [0, -2, 0], [0, 0, 1]], np.float32) / 2,  # diagonals (spacing √2)
+    np.array([[0, 0, 1], [0, -2, 0], [1, 0, 0]], np.float32) / 2,
+]
+
+
+def directional_min(crop: np.ndarray) -> float:
+    """Smallest variance of the second derivative over 4 directions: motion blur wipes out
+    detail along its direction only, which the isotropic Laplacian averages away."""
+    g = _inner_grey(crop)
+    return float(min(cv2.filter2D(g, cv2.CV_32F, k)[1:-1, 1:-1].var() for k in _DIRECTIONAL))
+
+
+_FREQ_CACHE: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _freq_masks(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if shape not in _FREQ_CACHE:
+        fy = np.fft.fftfreq(shape[0])[:, None]
+        fx = np.fft.rfftfreq(shape[1])[None, :]
+        r = np.hypot(fy, fx)  # cycles per pixel, 0 … 0.707
+        window = np.outer(np.hanning(shape[0]), np.hanning(shape[1])).astype(np.float32)
+        _FREQ_CACHE[shape] = (window, (r >= 0.25) & (r <= 0.5), (r >= 0.03) & (r <= 0.5))
+    return _FREQ_CACHE[shape]
+
+
+def frequency_ratio(crop: np.ndarray) -> float:
+    """Share of the spectral energy above 0.25 cycles/pixel (0.03–0.5 band, Hann window)."""
+    g = _inner_grey(crop)
+    window, high, band = _freq_masks(g.shape)
+    power = np.abs(np.fft.rfft2((g - g.mean()) * window)) ** 2
+    return float(power[high].sum() / (power[band].sum() + _EPS))
+
+
+# name → function of the aligned crop; "embedding_norm" comes from the recogniser instead
+CROP_SCORES: dict[str, Callable[[np.ndarray], float]] = {
+    "laplacian_var": sharpness,
+    "laplacian_ratio": laplacian_ratio,
+    "gradient_ratio": gradient_ratio,
+    "directional_min": directional_min,
+    "frequency_ratio": frequency_ratio,
+}
+EMBEDDING_NORM = "embedding_norm"
+SCORE_NAMES = (*CROP_SCORES, EMBEDDING_NORM)
+
+
+def score(name: str, crop: np.ndarray, embedding_norm: float | None = None) -> float:
+    """The named quality score of one aligned face (higher: sharper)."""
+    if name == EMBEDDING_NORM:
+        if embedding_norm is None:
+            raise ValueError("embedding_norm needs the recogniser's raw embedding norm")
+        return float(embedding_norm)
+    try:
+        return CROP_SCORES[name](crop)
+    except KeyError:
+        raise ValueError(f"unknown quality score {name!r}; one of {SCORE_NAMES}") from None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,40 +16,30 @@ import anyio.to_thread
 import orjson
 from fastapi import FastAPI, Request, Response
 
-from .. import __version__
-from ..compare import CompareResult, Engine
+from .. import __version__, imaging
+from ..compare import PARAMS, CompareRequest, CompareResult, Engine
 from ..config import Settings
 from ..errors import ErrorCode, FaceCompareError
-from .auth import KeyStore
 from .errors import HTTP_STATUS
+from .keystores import open_key_store
+from .limits import (
+    Admission,
+    ClientGone,
+    DeadlineExceeded,
+    RateLimiter,
+    read_body,
+    return_big_buffers_to_os,
+    run_in_worker,
+)
+from .middleware import SECURITY_HEADERS, RequestContext, envelope
 from .schemas import CompareBody, CompareResponse, parse_body
 
 log = logging.getLogger("facecompare.api")
+debug_log = logging.getLogger("facecompare.requests")  # only with FACECOMPARE_DEBUG_REQUESTS
 COMPARE_PATH = "/aiface/face-compare/v1"
-SECURITY_HEADERS = {
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
-    "cache-control": "no-store",
-}
-
-
-class Admission:
-    """Bounded queue: at most ``max_queue`` requests waiting or running, ``workers`` running."""
-
-    def __init__(self, workers: int, max_queue: int) -> None:
-        self.limiter = anyio.CapacityLimiter(workers)
-        self.max_queue = max_queue
-        self.depth = 0
-
-    def try_enter(self) -> bool:
-        if self.depth >= self.max_queue:
-            return False
-        self.depth += 1
-        return True
-
-    def leave(self) -> None:
-        self.depth -= 1
+PARSE_IN_THREAD_BYTES = 32 * 1024  # bigger bodies are parsed off the event loop
+PARSE_THREADS = 2
+__all__ = ["COMPARE_PATH", "SECURITY_HEADERS", "Admission", "create_app"]
 
 
 def json_response(payload: dict[str, Any], status: int, request_id: str) -> Response:
@@ -64,18 +56,30 @@ def result_payload(result: CompareResult) -> dict[str, Any]:
     }
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed ``limit``."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise FaceCompareError(ErrorCode.REQUEST_ENTITY_TOO_LARGE)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise FaceCompareError(ErrorCode.REQUEST_ENTITY_TOO_LARGE)
-        chunks.append(chunk)
-    return b"".join(chunks)
+async def parse_request(body: bytes, settings: Settings, pool: Executor) -> CompareRequest:
+    """Arguments, then the cheap image checks (base64, format, size from the header), off the
+    inference workers: bad input and bombs never wait in the queue."""
+
+    def work() -> CompareRequest:
+        req = parse_body(body)
+        datas = imaging.precheck((req.image1, req.image2), settings.limits, PARAMS)
+        return dataclasses.replace(req, image1=datas[0], image2=datas[1])
+
+    if len(body) <= PARSE_IN_THREAD_BYTES:
+        return work()  # small: microseconds, not worth a thread hop
+    return await asyncio.get_running_loop().run_in_executor(pool, work)
+
+
+def log_to_stderr() -> None:
+    """Our log lines (no request content, see docs/security.md) to stderr, unless the host
+    application configured logging itself."""
+    root, ours = logging.getLogger(), logging.getLogger("facecompare")
+    if root.handlers or ours.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    ours.addHandler(handler)
+    ours.setLevel(logging.INFO)
 
 
 def create_app(
@@ -88,7 +92,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.keys = KeyStore(settings.keys_db)
+        log_to_stderr()
+        return_big_buffers_to_os()
+        app.state.keys = open_key_store(settings.keys_db)  # ecosystem: SQLite or PostgreSQL
         app.state.engine = engine or await anyio.to_thread.run_sync(engine_factory, settings)
         log.info("ready: model pack %s", app.state.engine.pack.digest)
         yield
@@ -105,30 +111,32 @@ def create_app(
     admission = Admission(settings.workers, settings.max_queue)
     app.state.admission = admission
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.request_id = uuid.uuid4().hex
-        request.state.started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:
-            log.exception("unhandled error, request_id=%s", request.state.request_id)
-            return error_response(request, FaceCompareError(ErrorCode.INTERNAL_ERROR))
-        response.headers.setdefault("x-request-id", request.state.request_id)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
+    # -- reliability & security (api/limits.py, api/middleware.py) ---------------------------
+    rate = RateLimiter(settings.rate_limit)
+    # parsing has its own few threads: bounded CPU and memory, and never the lower CPU
+    # priority of the inference threads (api/limits.py lower_thread_priority)
+    parse_pool = ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="facecompare-parse")
+    app.state.rate = rate
+    if settings.cors_origins:  # CORS is off unless origins are configured
+        from fastapi.middleware.cors import CORSMiddleware
 
-    def error_response(request: Request, err: FaceCompareError) -> Response:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
+            allow_methods=["POST", "GET"],
+            allow_headers=["content-type", "x-aigen-key"],
+            expose_headers=["x-request-id", "retry-after"],
+        )
+    app.add_middleware(RequestContext)
+
+    def error_response(
+        request: Request, err: FaceCompareError, headers: dict[str, str] | None = None
+    ) -> Response:
         rid = request.state.request_id
-        payload = {
-            "request_id": rid,
-            "time_used": round(time.perf_counter() - request.state.started, 4),
-            "error_message": err.message,
-        }
-        return json_response(payload, HTTP_STATUS[err.code], rid)
+        payload = envelope(rid, request.state.started, err.message)
+        response = json_response(payload, HTTP_STATUS[err.code], rid)
+        response.headers.update(headers or {})
+        return response
 
     @app.post(
         COMPARE_PATH,
@@ -157,23 +165,52 @@ def create_app(
     async def face_compare(request: Request) -> Response:
         rid = request.state.request_id
         entered = False
+        extra_headers: dict[str, str] = {}
         try:
-            if (
-                settings.auth
-                and request.app.state.keys.verify(request.headers.get("x-aigen-key")) is None
-            ):
-                raise FaceCompareError(ErrorCode.AUTHENTICATION_ERROR)
-            body = await read_body(request, settings.max_body_bytes)
-            req = parse_body(body)
-            del body
-            if not admission.try_enter():
+            name = None
+            if settings.auth:
+                name = request.app.state.keys.verify(request.headers.get("x-aigen-key"))
+                if name is None:
+                    raise FaceCompareError(ErrorCode.AUTHENTICATION_ERROR)
+                if not rate.allow(name):
+                    extra_headers["retry-after"] = str(rate.retry_after(name))
+                    raise FaceCompareError(ErrorCode.CONCURRENCY_LIMIT_EXCEEDED)
+            if not admission.try_enter():  # before the body: a full queue answers at once
+                extra_headers["retry-after"] = "1"
                 raise FaceCompareError(ErrorCode.CONCURRENCY_LIMIT_EXCEEDED)
             entered = True
+            with anyio.fail_after(settings.body_timeout):
+                body = await read_body(request, settings.max_body_bytes)
+            req = await parse_request(body, settings, parse_pool)
+            if settings.debug_requests:
+                debug_log.info(
+                    "request_id=%s key=%s body_bytes=%d flags=%s",
+                    rid,
+                    name,
+                    len(body),
+                    {k: v for k, v in dataclasses.asdict(req).items() if isinstance(v, bool)},
+                )
+            del body
             engine: Engine = request.app.state.engine
-            result = await anyio.to_thread.run_sync(engine.compare, req, limiter=admission.limiter)
+            result = await run_in_worker(
+                lambda: engine.compare(req),
+                admission.limiter,
+                settings.request_timeout,
+                request,
+            )
         except FaceCompareError as err:
             log.info("request_id=%s error=%s", rid, err.code.value)
-            return error_response(request, err)
+            return error_response(request, err, extra_headers)
+        except TimeoutError:  # the body did not arrive in time
+            log.info("request_id=%s body timeout", rid)
+            return error_response(request, FaceCompareError(ErrorCode.BAD_ARGUMENTS, "body"))
+        except DeadlineExceeded:
+            log.info("request_id=%s waited too long for a worker", rid)
+            err = FaceCompareError(ErrorCode.CONCURRENCY_LIMIT_EXCEEDED)
+            return error_response(request, err, {"retry-after": "1"})
+        except ClientGone:
+            log.info("request_id=%s client gone, work dropped", rid)
+            return error_response(request, FaceCompareError(ErrorCode.BAD_ARGUMENTS, "body"))
         except Exception:
             log.exception("request_id=%s failed", rid)
             return error_response(request, FaceCompareError(ErrorCode.INTERNAL_ERROR))
@@ -224,4 +261,13 @@ def create_app(
             },
         }
 
+    # --- ecosystem (issue 9): /metrics + access log middleware, /demo page -----------------
+    from .demo import router as demo_router
+    from .docs import install_offline_docs
+    from .metrics import install_metrics
+
+    install_metrics(app)
+    app.include_router(demo_router)
+    install_offline_docs(app)  # /docs with local Swagger UI files (no CDN)
+    # --- end ecosystem ------------------------------------------------------------------------
     return app

@@ -61,5 +61,13 @@ def calibrate_lfw(
 
 
 def write(data: dict[str, Any], out: Path) -> None:
+    """Write the photo-photo calibration, keeping what other commands made for this pack: the
+    blur section (`facecompare calibrate-blur`) and other scenarios (document-photo)."""
+    if out.exists():
+        old = json.loads(out.read_text())
+        if old.get("model_pack") == data["model_pack"]:
+            if "score" in old.get("blur", {}):
+                data = {**data, "blur": old["blur"]}
+            data["scenarios"] = {**old.get("scenarios", {}), **data["scenarios"]}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,262 @@
+"""Synthetic ID-card photos: an LFW portrait printed on a card, the card photographed by a phone.
+
+Two layouts: the shared Thai ID template (no MRZ) and generated layouts (random colours, text
+lines, portrait left or right, optional MRZ and ghost portrait). Print and re-photograph effects:
+halftone, colour shift, lamination glare, blur, noise, JPEG, perspective, rotation (including
+90/180/270 degrees) and a cluttered background. People are split into two disjoint halves by a
+hash of their name, so calibration (``train``) and evaluation (``test``) never share a person.
+
+Nothing is written to disk: cards are rendered on the fly from a seed (the generator is the
+artefact, not its output).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+THAI_TEMPLATE = "templates/thai-id-card-layout.png"
+THAI_PORTRAIT_BOX = (760, 300, 980, 580)  # x1, y1, x2, y2 in the 1011 × 636 template
+CARD_W, CARD_H = 1011, 638  # ID-1 at about 300 dpi / 2.5
+_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX)
+_WORDS = ("NAME", "SURNAME", "GIVEN", "DATE", "BIRTH", "SEX", "NATIONALITY")
+_WORDS += ("EXPIRY", "ISSUE", "NO", "ADDRESS", "CITY")
+
+
+@dataclass(frozen=True)
+class CardSample:
+    image: np.ndarray  # the phone photo (BGR)
+    person: str  # LFW identity on the card
+    source: str  # LFW image used for the portrait (relative to images/)
+    rotation: int  # right-angle rotation applied: 0, 90, 180, 270
+    layout: str  # "thai" or "generated"
+    quad: np.ndarray  # 4 × 2 card corners in the photo
+
+
+def half_of(person: str) -> str:
+    """People-disjoint halves: ``train`` or ``test``, stable across runs and machines."""
+    return "train" if hashlib.sha256(person.encode()).digest()[0] % 2 == 0 else "test"
+
+
+def people_with_pairs(lfw_root: Path, half: str) -> dict[str, list[str]]:
+    """People of a half with at least two images → their image paths (relative to images/)."""
+    images = lfw_root / "images"
+    out: dict[str, list[str]] = {}
+    for d in sorted(p for p in images.iterdir() if p.is_dir()):
+        if half_of(d.name) != half:
+            continue
+        files = sorted(f"{d.name}/{f.name}" for f in d.glob("*.jpg"))
+        if len(files) >= 2:
+            out[d.name] = files
+    return out
+
+
+def portrait_crop(lfw_img: np.ndarray) -> np.ndarray:
+    """Head-and-shoulders crop (3:4) around LFW's centred face, as printed on cards."""
+    h, w = lfw_img.shape[:2]
+    x1, x2 = int(w * 0.24), int(w * 0.76)
+    y1, y2 = int(h * 0.17), int(h * 0.17 + (x2 - x1) * 4 / 3)
+    return lfw_img[y1 : min(h, y2), x1:x2]
+
+
+def _paste(dst: np.ndarray, src: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    x1, y1, x2, y2 = box
+    dst[y1:y2, x1:x2] = cv2.resize(src, (x2 - x1, y2 - y1), interpolation=cv2.INTER_AREA)
+
+
+def _text_lines(card: np.ndarray, rng: np.random.Generator, area: tuple[int, int, int, int]):
+    x1, y1, x2, y2 = area
+    y = y1 + int(rng.integers(30, 50))
+    colour = tuple(int(c) for c in rng.integers(0, 90, 3))
+    while y < y2:
+        scale = float(rng.uniform(0.6, 1.1))
+        words = " ".join(rng.choice(_WORDS, int(rng.integers(1, 4))))
+        if rng.random() < 0.5:
+            words += " " + "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(4, 10))))
+        font = int(rng.choice(_FONTS))
+        cv2.putText(card, words, (x1, y), font, scale, colour, 2 if scale > 0.8 else 1, cv2.LINE_AA)
+        y += int(rng.integers(38, 64))
+
+
+def _mrz(card: np.ndarray, rng: np.random.Generator, y0: int) -> None:
+    alphabet = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<<<<<<<<"))
+    for k in range(2 if rng.random() < 0.5 else 3):
+        line = "".join(rng.choice(alphabet, 30))
+        cv2.putText(card, line, (40, y0 + k * 44), cv2.FONT_HERSHEY_SIMPLEX, 1.25, (20, 20, 20), 2)
+
+
+def generated_card(portrait: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random ID-1 layout: pale background, header band, text lines, portrait, maybe MRZ."""
+    base = rng.integers(170, 250, 3)
+    card = np.empty((CARD_H, CARD_W, 3), np.uint8)
+    grad = np.linspace(0, 1, CARD_W)[None, :, None] * rng.integers(-40, 40, 3)
+    card[:] = np.clip(base + grad, 0, 255).astype(np.uint8)
+    band = tuple(int(c) for c in rng.integers(40, 200, 3))
+    cv2.rectangle(card, (0, 0), (CARD_W, int(rng.integers(70, 110))), band, -1)
+    cv2.putText(card, "IDENTITY CARD", (40, 65), cv2.FONT_HERSHEY_DUPLEX, 1.4, (255, 255, 255), 2)
+    has_mrz = rng.random() < 0.4
+    bottom = CARD_H - (150 if has_mrz else 30)
+    pw = int(rng.integers(230, 300))
+    ph = int(pw * 4 / 3)
+    ph = min(ph, bottom - 130)
+    pw = int(ph * 3 / 4)
+    left = rng.random() < 0.6
+    px = 40 if left else CARD_W - 40 - pw
+    _paste(card, portrait, (px, 125, px + pw, 125 + ph))
+    tx1 = px + pw + 40 if left else 40
+    tx2 = CARD_W - 20 if left else px - 20
+    _text_lines(card, rng, (tx1, 120, tx2, bottom))
+    if rng.random() < 0.5:  # ghost portrait: small, faint
+        g = cv2.cvtColor(cv2.resize(portrait, (pw // 3, ph // 3)), cv2.COLOR_BGR2GRAY)
+        gx = CARD_W - pw // 3 - 30 if left else tx1 + 300
+        roi = card[bottom - ph // 3 - 10 : bottom - 10, gx : gx + pw // 3]
+        roi[:] = (0.55 * roi + 0.45 * cv2.cvtColor(g, cv2.COLOR_GRAY2BGR)).astype(np.uint8)
+    if has_mrz:
+        _mrz(card, rng, CARD_H - 105)
+    return card
+
+
+def thai_card(template: np.ndarray, portrait: np.ndarray) -> np.ndarray:
+    card = cv2.resize(template, (CARD_W, CARD_H)).copy()
+    sx, sy = CARD_W / template.shape[1], CARD_H / template.shape[0]
+    x1, y1, x2, y2 = THAI_PORTRAIT_BOX
+    _paste(card, portrait, (int(x1 * sx), int(y1 * sy), int(x2 * sx), int(y2 * sy)))
+    return card
+
+
+def print_effects(card: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Printing: colour shift, maybe halftone dots."""
+    out = card.astype(np.float32)
+    out = out * rng.uniform(0.85, 1.1, 3) + rng.uniform(-15, 15, 3)
+    if rng.random() < 0.3:
+        period = int(rng.integers(3, 5))
+        yy, xx = np.mgrid[: card.shape[0], : card.shape[1]]
+        dots = (np.sin(xx * np.pi / period) * np.sin(yy * np.pi / period)) * 18
+        out = out + dots[..., None]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def cluttered_background(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """A desk-like scene without faces: gradient, blobs, lines, a few text-free rectangles."""
+    bg = np.empty((h, w, 3), np.float32)
+    a, b = rng.uniform(20, 220, 3), rng.uniform(20, 220, 3)
+    t = np.linspace(0, 1, w)[None, :, None]
+    bg[:] = a * (1 - t) + b * t
+    bg = bg.astype(np.uint8)
+    for _ in range(int(rng.integers(3, 12))):
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        kind = rng.integers(0, 3)
+        p = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        if kind == 0:
+            cv2.circle(bg, p, int(rng.integers(10, w // 6)), colour, -1)
+        elif kind == 1:
+            q = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+            cv2.line(bg, p, q, colour, int(rng.integers(1, 8)))
+        else:
+            q = (p[0] + int(rng.integers(20, w // 4)), p[1] + int(rng.integers(20, h // 4)))
+            cv2.rectangle(bg, p, q, colour, -1)
+    noise = rng.normal(0, 6, bg.shape)
+    return np.clip(cv2.GaussianBlur(bg, (0, 0), 2) + noise, 0, 255).astype(np.uint8)
+
+
+def photograph(
+    card: np.ndarray, rng: np.random.Generator, rotation: int, out_size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The card as a phone photo: perspective on clutter, glare, blur, noise, then rotation."""
+    w, h = out_size  # landscape frame before the right-angle rotation
+    ch, cw = card.shape[:2]
+    frac = rng.uniform(0.45, 0.85)  # card width / frame width
+    dw = frac * w
+    dh = dw * ch / cw
+    cx = rng.uniform(dw / 2 + 10, w - dw / 2 - 10)
+    cy = rng.uniform(dh / 2 + 10, max(dh / 2 + 11, h - dh / 2 - 10))
+    angle = np.deg2rad(rng.uniform(-12, 12))
+    rect = np.array([[-dw / 2, -dh / 2], [dw / 2, -dh / 2], [dw / 2, dh / 2], [-dw / 2, dh / 2]])
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    quad = rect @ rot.T + [cx, cy]
+    quad += rng.normal(0, 0.03 * dw, quad.shape)  # perspective
+    src = np.array([[0, 0], [cw - 1, 0], [cw - 1, ch - 1], [0, ch - 1]], np.float32)
+    m = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
+    bg = cluttered_background(h, w, rng)
+    warped = cv2.warpPerspective(card, m, (w, h), flags=cv2.INTER_AREA)
+    mask = cv2.warpPerspective(np.full((ch, cw), 255, np.uint8), m, (w, h))
+    photo = np.where(mask[..., None] > 127, warped, bg)
+    img = photo.astype(np.float32)
+    # lighting: a gradient and sometimes a lamination glare spot
+    yy, xx = np.mgrid[:h, :w]
+    img *= rng.uniform(0.6, 1.15) + rng.uniform(-0.2, 0.2) * (xx / w)[..., None]
+    if rng.random() < 0.5:
+        gx, gy = rng.uniform(0, w), rng.uniform(0, h)
+        r = rng.uniform(0.05, 0.2) * w
+        glare = np.exp(-((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * r * r)) * rng.uniform(60, 160)
+        img += (glare * (mask > 127))[..., None]
+    img += rng.normal(0, rng.uniform(2, 7), img.shape)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    sigma = rng.uniform(0, 1.8)
+    if sigma > 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), sigma)
+    codes = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+    if rotation:
+        img = cv2.rotate(img, codes[rotation])
+        quad = _rotate_points(quad, rotation, w, h)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(55, 92))])
+    assert ok
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR), quad.astype(np.float32)
+
+
+def _rotate_points(p: np.ndarray, rotation: int, w: int, h: int) -> np.ndarray:
+    x, y = p[:, 0], p[:, 1]
+    if rotation == 90:
+        return np.stack([h - 1 - y, x], 1)
+    if rotation == 180:
+        return np.stack([w - 1 - x, h - 1 - y], 1)
+    return np.stack([y, w - 1 - x], 1)
+
+
+def pick_rotation(rng: np.random.Generator) -> int:
+    """40 % rotated 90° or 180° (the issue's test mix), 10 % 270°, the rest upright."""
+    u = rng.random()
+    return 90 if u < 0.2 else 180 if u < 0.4 else 270 if u < 0.5 else 0
+
+
+def render(
+    lfw_root: Path,
+    docs_root: Path,
+    person: str,
+    source: str,
+    seed: int,
+) -> CardSample:
+    """One card photo of ``person`` with the portrait from LFW image ``source``."""
+    rng = np.random.default_rng(seed)
+    face = cv2.imread(str(lfw_root / "images" / source), cv2.IMREAD_COLOR)
+    portrait = portrait_crop(face)
+    if rng.random() < 0.5:
+        layout = "thai"
+        template = cv2.imread(str(docs_root / THAI_TEMPLATE), cv2.IMREAD_COLOR)
+        card = thai_card(template, portrait)
+    else:
+        layout = "generated"
+        card = generated_card(portrait, rng)
+    card = print_effects(card, rng)
+    rotation = pick_rotation(rng)
+    size = (1280, 960) if rng.random() < 0.7 else (1600, 1200)
+    img, quad = photograph(card, rng, rotation, size)
+    return CardSample(img, person, source, rotation, layout, quad)
+
+
+def card_plan(lfw_root: Path, half: str, n: int, seed: int = 0) -> list[tuple[str, str, int]]:
+    """``n`` (person, portrait image, seed) of a half; the other images of the person are the
+    genuine selfies. Deterministic."""
+    people = people_with_pairs(lfw_root, half)
+    names = sorted(people)
+    rng = np.random.default_rng(seed + (1 if half == "test" else 0))
+    chosen = rng.choice(len(names), size=min(n, len(names)), replace=False)
+    plan = []
+    for k, i in enumerate(sorted(chosen)):
+        name = names[i]
+        plan.append((name, people[name][0], seed * 100_000 + k + (50_000 if half == "test" else 0)))
+    return plan

@@ -1,0 +1,170 @@
+"""Identity documents: real specimens, LFW negatives, synthetic card photos, and the API flags."""
+
+from __future__ import annotations
+
+import csv
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import DOCS, LFW, Server, jpeg_b64, lfw_image, need, upscaled
+from facecompare import documents, synth_cards
+from facecompare.calibration import DOCUMENT_PHOTO, PHOTO_PHOTO
+from facecompare.datasets import lfw_images
+
+PATH = "/aiface/face-compare/v1"
+
+
+def specimens() -> list[dict[str, str]]:
+    return list(csv.DictReader((need(DOCS) / "labels.csv").open()))
+
+
+def read(rel: str) -> np.ndarray:
+    img = cv2.imread(str(DOCS / rel), cv2.IMREAD_COLOR)
+    assert img is not None, rel
+    return img
+
+
+def card(n: int, half: str = "test") -> synth_cards.CardSample:
+    person, source, seed = synth_cards.card_plan(need(LFW), half, 40)[n]
+    return synth_cards.render(LFW, DOCS, person, source, seed)
+
+
+# -- real specimens ---------------------------------------------------------------------------
+def test_every_specimen_is_a_document(engine):
+    missed = [r["file"] for r in specimens() if engine.find_document(read(r["file"])) is None]
+    assert missed == []
+
+
+@pytest.mark.parametrize("rot", [cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180])
+def test_turned_specimens_are_documents(engine, rot):
+    rows = [r for r in specimens() if r["kind"] == "passport"][:6]
+    missed = [
+        r["file"] for r in rows if engine.find_document(cv2.rotate(read(r["file"]), rot)) is None
+    ]
+    assert missed == []
+
+
+def test_portrait_not_ghost(engine):
+    """Czech and Finnish pages carry a small ghost portrait at the right: the portrait is the
+    large one at the left."""
+    for rel in ("specimens/100_pass-cze.jpg", "specimens/100_pass-fin.png"):
+        img = read(rel)
+        doc = engine.find_document(img)
+        assert doc is not None
+        face = engine.document_face(img, doc)
+        assert face is not None, rel
+        cx = (face.face.box[0] + face.face.box[2]) / 2
+        assert cx < img.shape[1] / 2, rel
+
+
+def test_portrait_upright_at_any_turn(engine):
+    """The same page turned 90/180/270: the portrait is found each time, embedded alike, and
+    its box is given in the turned image's coordinates."""
+    img = read("specimens/passport-td3.jpg")
+    doc = engine.find_document(img)
+    ref = engine.document_face(img, doc)
+    assert ref is not None
+    e_ref = engine.embed([ref.crop])[0]
+    for rot in (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE):
+        turned = cv2.rotate(img, rot)
+        d = engine.find_document(turned)
+        assert d is not None
+        f = engine.document_face(turned, d)
+        assert f is not None
+        assert float(engine.embed([f.crop])[0] @ e_ref) > 0.8
+        x1, y1, x2, y2 = f.face.box
+        assert 0 <= x1 < x2 <= turned.shape[1] and 0 <= y1 < y2 <= turned.shape[0]
+
+
+# -- negatives ----------------------------------------------------------------------------------
+def test_lfw_faces_are_not_documents(engine):
+    """A face photo is not a document: a fixed sample of 60 LFW images, upscaled like clients'
+    photos (the full figure comes from benchmarks/documents_eval.py)."""
+    paths = lfw_images(need(LFW))[::220]
+    hits = [
+        p
+        for p in paths
+        if engine.find_document(upscaled(cv2.imread(str(LFW / "images" / p)))) is not None
+    ]
+    assert len(hits) <= 1, hits
+
+
+def test_plain_images_are_not_documents():
+    rng = np.random.default_rng(0)
+    blank = np.full((600, 900, 3), 235, np.uint8)
+    noise = cv2.GaussianBlur(rng.integers(0, 255, (600, 900, 3), dtype=np.uint8), (9, 9), 3)
+    grad = np.tile(np.linspace(0, 255, 900, dtype=np.uint8)[None, :, None], (600, 1, 3))
+    for img in (blank, noise, grad):
+        assert documents.find_document(img) is None
+
+
+# -- synthetic cards ----------------------------------------------------------------------------
+def test_generator_halves_are_people_disjoint(lfw):
+    train = set(synth_cards.people_with_pairs(lfw, "train"))
+    test = set(synth_cards.people_with_pairs(lfw, "test"))
+    assert train and test and not train & test
+
+
+def test_synthetic_cards_found_and_matched(engine):
+    """12 held-out card photos (several turned): document, portrait, and the portrait matches
+    another photo of the person better than the document err_01 threshold."""
+    from facecompare.evaluate import embed_one
+
+    t01 = engine.calibrated.threshold_cosines(DOCUMENT_PHOTO)["err_01"]
+    people = synth_cards.people_with_pairs(LFW, "test")
+    ok, turned = 0, 0
+    for n in range(12):
+        c = card(n)
+        turned += c.rotation != 0
+        doc = engine.find_document(c.image)
+        face = engine.document_face(c.image, doc) if doc is not None else None
+        if face is None:
+            continue
+        selfie = cv2.imread(str(LFW / "images" / people[c.person][1]))
+        e, *_ = embed_one(engine, selfie, 0)
+        ok += float(engine.embed([face.crop])[0] @ e) >= t01
+    assert turned >= 2
+    assert ok >= 10
+
+
+# -- API ----------------------------------------------------------------------------------------
+def post(server: Server, key: str, body: dict) -> dict:
+    import httpx
+
+    r = httpx.post(
+        server.url + PATH,
+        json=body,
+        headers={"x-aigen-key": key, "content-type": "application/json"},
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_api_document_flags(server, api_key, engine):
+    c = card(1)
+    people = synth_cards.people_with_pairs(LFW, "test")
+    name, num = people[c.person][1].split("/")[1][:-4].rsplit("_", 1)
+    selfie = jpeg_b64(upscaled(lfw_image(name, int(num))))
+    doc_img = jpeg_b64(c.image)
+    doc_thresholds = engine.calibrated.thresholds(DOCUMENT_PHOTO)
+    assert doc_thresholds != engine.calibrated.thresholds(PHOTO_PHOTO)
+
+    r = post(server, api_key, {"image1": doc_img, "image2": selfie, "image1_is_document": True})
+    assert "error_message" not in r, r
+    assert r["thresholds"] == doc_thresholds
+    assert r["confidence"] >= r["thresholds"]["err_01"]
+
+    r = post(server, api_key, {"image1": selfie, "image2": doc_img, "verified_document": True})
+    assert "error_message" not in r, r
+    assert r["thresholds"] == doc_thresholds
+
+    r = post(server, api_key, {"image1": selfie, "image2": doc_img, "image1_is_document": True})
+    assert r["error_message"] == "CAN_NOT_DETECT_IDCARD: image1"
+    r = post(server, api_key, {"image1": selfie, "image2": selfie, "verified_document": True})
+    assert r["error_message"] == "CAN_NOT_DETECT_IDCARD: image1"
+
+    r = post(server, api_key, {"image1": selfie, "image2": selfie})
+    assert r["thresholds"] == engine.calibrated.thresholds(PHOTO_PHOTO)

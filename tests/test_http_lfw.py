@@ -1,0 +1,15 @@
+"""LFW fold 1 (600 pairs) over real HTTP: the contract at the accuracy the issue promises."""
+
+from __future__ import annotations
+
+from facecompare.httpeval import run_fold
+
+
+def test_lfw_fold1_over_http(server, api_key, lfw):
+    result = run_fold(server.url, api_key, lfw, fold=0)
+    print("\n" + result.table())
+    assert result.pairs == 600
+    assert result.lost == []
+    assert result.best_accuracy >= 0.99
+    assert result.far_at_err_01 <= 0.01  # 300 impostor pairs: 0.1 % is 0.3 of a pair
+    assert result.tar_at_err_01 >= 0.97

@@ -1,0 +1,146 @@
+"""Observability on a real server: /metrics scraped and parsed, JSON logs, the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import jpeg_b64, lfw_image, upscaled
+from facecompare.errors import ErrorCode
+
+PATH = "/aiface/face-compare/v1"
+
+
+def scrape(url: str) -> dict[str, list]:
+    r = httpx.get(url + "/metrics", timeout=10)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    return {f.name: f.samples for f in text_string_to_metric_families(r.text)}
+
+
+def value(samples: list, name: str, **labels: str) -> float:
+    return sum(
+        s.value
+        for s in samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+@pytest.fixture(scope="module")
+def logged_server(tmp_path_factory: pytest.TempPathFactory):
+    """A server at log level info whose stderr (JSON lines) goes to a file we read."""
+    from conftest import free_port
+
+    tmp = tmp_path_factory.mktemp("obs")
+    port = free_port()
+    log = (tmp / "server.log").open("wb")
+    env = {**os.environ, "FACECOMPARE_KEYS_DB": str(tmp / "keys.db")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "facecompare", "serve", "--port", str(port)],
+        env=env,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("server not ready")
+    key = subprocess.run(
+        [sys.executable, "-m", "facecompare", "keys", "create", "obs"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()[-1]
+    yield url, key, tmp / "server.log"
+    proc.terminate()
+    proc.wait(30)
+    log.close()
+
+
+def test_metrics_count_requests_errors_stages_queue_and_pack(logged_server) -> None:
+    url, key, _ = logged_server
+    img = jpeg_b64(upscaled(lfw_image("Aaron_Peirsol", 1)))
+    h = {"x-aigen-key": key}
+    assert httpx.post(url + PATH, json={"image1": img, "image2": img}, headers=h).status_code == 200
+    bad = httpx.post(url + PATH, json={"image1": img, "image2": "@@"}, headers=h, timeout=30)
+    assert bad.json()["error_message"] == "IMAGE_ERROR_UNSUPPORTED_FORMAT: image2"
+    assert httpx.post(url + PATH, json={"image1": img, "image2": img}).status_code == 401
+
+    m = scrape(url)
+    req = m["facecompare_requests"]
+    assert value(req, "facecompare_requests_total", path=PATH, status="200", error_code="") >= 1
+    assert (
+        value(
+            req,
+            "facecompare_requests_total",
+            path=PATH,
+            status="400",
+            error_code=ErrorCode.UNSUPPORTED_FORMAT.value,
+        )
+        == 1
+    )
+    assert value(req, "facecompare_requests_total", status="401", error_code="AUTHENTICATION_ERROR")
+    lat = m["facecompare_request_duration_seconds"]
+    assert value(lat, "facecompare_request_duration_seconds_count", path=PATH) >= 3
+    stages = m["facecompare_stage_duration_seconds"]
+    for stage in ("wait", "detect", "embed", "engine"):
+        assert value(stages, "facecompare_stage_duration_seconds_count", stage=stage) >= 1, stage
+    # two images, one detector run each; the engine also ran for the failed decode
+    assert value(stages, "facecompare_stage_duration_seconds_count", stage="detect") >= 2
+    assert m["facecompare_queue_depth"][0].value == 0
+    assert m["facecompare_queue_capacity"][0].value >= 1
+    info = httpx.get(url + "/v1/info").json()["model_pack"]
+    pack = m["facecompare_model_pack_info"][0]
+    assert pack.labels["digest"] == info["digest"] and pack.labels["name"] == info["name"]
+
+
+def test_logs_are_json_lines_with_request_id_and_no_request_content(logged_server) -> None:
+    url, key, log = logged_server
+    r = httpx.post(url + PATH, json={"image1": "x", "image2": "y"}, headers={"x-aigen-key": key})
+    rid = r.json()["request_id"]
+    time.sleep(0.3)
+    lines = [json.loads(line) for line in Path(log).read_text().splitlines() if line.strip()]
+    assert lines and all({"ts", "level", "logger", "message"} <= set(e) for e in lines)
+    mine = [e for e in lines if e.get("request_id") == rid]
+    access = [e for e in mine if e["logger"] == "facecompare.access"]
+    assert access and access[0]["status"] == 400 and access[0]["path"] == PATH
+    assert access[0]["error_code"] == "IMAGE_ERROR_UNSUPPORTED_FORMAT"
+    assert any(e["logger"] == "facecompare.api" for e in mine)  # the endpoint's own line
+    assert not any(e.get("path") == "/readyz" for e in lines)  # probes log at debug only
+    text = Path(log).read_text()
+    assert key not in text and key[:12] not in text
+
+
+def test_openapi_and_docs_describe_the_endpoint_and_every_error(server) -> None:
+    spec = httpx.get(server.url + "/openapi.json").json()
+    op = spec["paths"][PATH]["post"]
+    body = op["requestBody"]["content"]["application/json"]["schema"]
+    assert {"image1", "image2", "blur_detection", "verified_document"} <= set(body["properties"])
+    described = json.dumps(op["responses"]) + op.get("description", "")
+    for code in ErrorCode:
+        assert code.value in described, code
+    for status in ("200", "400", "401", "413", "429", "500"):
+        assert status in op["responses"]
+    assert "/metrics" in spec["paths"] and "/demo" in spec["paths"]
+    docs = httpx.get(server.url + "/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # on-premises: Swagger UI's files come from this server, not from a CDN
+    assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", docs.text)
+    assert assets and all(a.startswith("/docs/assets/") for a in assets), assets
+    for a in assets:
+        assert httpx.get(server.url + a).status_code == 200, a
