@@ -54,9 +54,14 @@ def pair() -> tuple[str, str]:
     )
 
 
+SLOW = {"FACECOMPARE_REDUCED_DECODE": "0"}
+
+
 @pytest.fixture(scope="module")
 def slow_pair() -> tuple[str, str]:
-    """A pair that keeps a worker busy for a while: large files to decode and scan."""
+    """A pair that keeps a worker busy for a while: large files to decode and scan (the servers
+    that use it run with SLOW, i.e. full-scale decoding: reduced-scale decoding makes these
+    files fast, see docs/performance.md)."""
     big = cv2.resize(lfw_image("Aaron_Peirsol", 1), (4000, 4000), interpolation=cv2.INTER_CUBIC)
     return jpeg_b64(big), jpeg_b64(big)
 
@@ -180,7 +185,7 @@ def test_slow_body_times_out_and_frees_its_slot(tmp_path):
 
 
 def test_queue_full_answers_429_at_once(tmp_path, slow_pair, pair):
-    srv = Server(tmp_path, "--workers", "1", "--max-queue", "2")
+    srv = Server(tmp_path, "--workers", "1", "--max-queue", "2", env=SLOW)
     try:
         key = srv.new_key("burst")
         slow = {"image1": slow_pair[0], "image2": slow_pair[1]}
@@ -221,7 +226,9 @@ def test_queue_full_answers_429_at_once(tmp_path, slow_pair, pair):
 
 def test_work_of_gone_clients_is_dropped(tmp_path, slow_pair, pair):
     log = tmp_path / "log"
-    srv = Server(tmp_path, "--workers", "1", "--max-queue", "20", "--log-level", "info", log=log)
+    srv = Server(
+        tmp_path, "--workers", "1", "--max-queue", "20", "--log-level", "info", log=log, env=SLOW
+    )
     try:
         key = srv.new_key("gone")
         h = {"x-aigen-key": key}
@@ -333,7 +340,7 @@ def test_unhandled_error_anywhere_gives_the_envelope(caplog):
 
 
 def test_graceful_shutdown_finishes_in_flight_work(tmp_path, slow_pair):
-    srv = Server(tmp_path)
+    srv = Server(tmp_path, env=SLOW)
     key = srv.new_key("shutdown")
     with cf.ThreadPoolExecutor(1) as pool:
         fut = pool.submit(

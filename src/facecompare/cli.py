@@ -1,4 +1,4 @@
-"""The ``facecompare`` command: serve, keys, compare, calibrate, eval."""
+"""The ``facecompare`` command: serve, keys, compare, calibrate, eval, bench."""
 
 from __future__ import annotations
 
@@ -325,3 +325,35 @@ def calibrate_blur(
     typer.echo(f"kept {name}: flag below {section['threshold']:.6g} ({section['basis']})")
     typer.echo(json.dumps(section["report"], indent=2))
     typer.echo(f"wrote the 'blur' section of {target} and {plot}")
+
+
+# -- bench (speed against the peers; see docs/performance.md) ---------------------------------
+@app.command()
+def bench(
+    lfw: Annotated[Path, typer.Option(help="LFW folder")] = Path("../shared/datasets/lfw"),
+    out: Annotated[Path, typer.Option(help="folder for bench.json and bench.png")] = Path(
+        "reports"
+    ),
+    pairs: Annotated[int, typer.Option(help="LFW pairs per input set")] = 40,
+    rounds: Annotated[int, typer.Option(help="interleaved rounds in-process")] = 2,
+    slow_pairs: Annotated[int, typer.Option(help="pairs for face_recognition (slow)")] = 6,
+    per_level: Annotated[int, typer.Option(help="HTTP requests per concurrency level")] = 80,
+    threads: Annotated[int, typer.Option(help="onnxruntime threads per run, ours")] = 1,
+    http: Annotated[bool, typer.Option(help="also load our server over HTTP")] = True,
+) -> None:
+    """Our pipeline in-process and over HTTP against InsightFace and face_recognition."""
+    from .bench.run import bench as run_bench
+
+    data = run_bench(
+        lfw,
+        out,
+        pairs=pairs,
+        rounds=rounds,
+        slow_pairs=slow_pairs,
+        per_level=per_level,
+        threads=threads,
+        http=http,
+        log=lambda m: typer.echo(m, err=True),
+    )
+    typer.echo(data["table"])
+    typer.echo(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")

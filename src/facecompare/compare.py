@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
@@ -92,6 +94,12 @@ class Engine:
         threads = settings.intra_op_threads
         self.detector = SCRFD(pack.session("detector", threads))
         self.embedder = ArcFaceEmbedder(pack.session("recognizer", threads), settings.flip_tta)
+        # the two photos of a compare go through decode → detect → align → embed side by side
+        self._pool = (
+            ThreadPoolExecutor(settings.image_threads, "facecompare-image")
+            if settings.image_threads > 1
+            else None
+        )
 
     @classmethod
     def load(cls, settings: Settings | None = None, with_calibration: bool = True) -> Engine:
@@ -112,16 +120,84 @@ class Engine:
         return self.calibration
 
     # -- stages -------------------------------------------------------------------------------
-    def faces(self, img: np.ndarray, min_face: float) -> list[Face]:
-        """Qualifying faces, largest first."""
-        found = self.detector.detect(img, self.settings.det_size, self.settings.det_threshold)
-        return sorted((f for f in found if f.min_side >= min_face), key=lambda f: -f.area)
+    def faces(self, img: np.ndarray, min_face: float, size: int | None = None) -> list[Face]:
+        """Qualifying faces, largest first. A second, larger detector pass runs only when the
+        first finds nothing qualifying and the image is larger than the first pass's input."""
+        s = self.settings
+        sizes = [size or s.det_size]
+        if s.det_retry_size > sizes[0] and max(img.shape[:2]) > sizes[0]:
+            sizes.append(s.det_retry_size)
+        for size in sizes:
+            found = self.detector.detect(img, size, s.det_threshold)
+            faces = sorted((f for f in found if f.min_side >= min_face), key=lambda f: -f.area)
+            if faces:
+                return faces
+        return []
 
-    def largest_face(self, img: np.ndarray, min_face: float) -> FoundFace | None:
-        faces = self.faces(img, min_face)
+    def largest_face(
+        self, img: np.ndarray, min_face: float, size: int | None = None
+    ) -> FoundFace | None:
+        faces = self.faces(img, min_face, size)
         if not faces:
             return None
         return FoundFace(faces[0], align(img, faces[0].landmarks))
+
+    def photo_face(
+        self, img: np.ndarray, factor: int, data: bytes, header: imaging.ImageHeader, param: str
+    ) -> FoundFace | None:
+        """Largest qualifying face of a photo decoded at 1/``factor`` scale. The crop is aligned
+        from an image where the face is at least align_min_face (else from a finer decode)."""
+        s = self.settings
+        faces = self.faces(img, s.min_face / factor)
+        if not faces:
+            return None
+        face = faces[0]
+        fine = factor
+        while fine > 1 and face.min_side * factor / fine < s.align_min_face:
+            fine //= 2
+        if fine != factor:
+            img = imaging.decode_reduced(data, header, param, fine)
+        crop = align(img, face.landmarks * (factor / fine))
+        return FoundFace(face.scaled(factor), crop)
+
+    def _photo(
+        self, data: bytes, header: imaging.ImageHeader, param: str, reduce: bool
+    ) -> FoundFace | None:
+        """One photo → its face (reduced-scale decode unless ``reduce`` is False)."""
+        s = self.settings  # decode big enough for the second detector pass too
+        factor = imaging.reduction(header, max(s.det_size, s.det_retry_size)) if reduce else 1
+        img = imaging.decode_reduced(data, header, param, factor)
+        return self.photo_face(img, factor, data, header, param)
+
+    def _two_photos(
+        self, datas: list[bytes], headers: list[imaging.ImageHeader], blur: bool
+    ) -> list[FoundFace]:
+        """Both photos (side by side if image_threads > 1); errors answer in the documented order
+        (any decode error before any missing face, image1 before image2)."""
+        reduce = self.settings.reduced_decode and not blur  # the blur score wants full scale
+        jobs = [
+            (
+                self._pool.submit(self._photo, d, h, p, reduce).result
+                if self._pool
+                else partial(self._photo, d, h, p, reduce)
+            )
+            for d, h, p in zip(datas, headers, PARAMS, strict=True)
+        ]
+        results, errors = [], []
+        for job in jobs:
+            try:
+                results.append(job())
+            except FaceCompareError as err:
+                errors.append(err)
+                results.append(None)
+        if errors:
+            raise errors[0]
+        found: list[FoundFace] = []
+        for face, param in zip(results, PARAMS, strict=True):
+            if face is None:
+                raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
+            found.append(face)
+        return found
 
     def embed(self, crops: list[np.ndarray]) -> np.ndarray:
         return self.embedder.embed(crops)[0]
@@ -136,19 +212,23 @@ class Engine:
         headers = [imaging.read_header(d, p) for d, p in zip(datas, PARAMS, strict=True)]
         for d, h, p in zip(datas, headers, PARAMS, strict=True):
             imaging.check_size(h, len(d), limits, p)
-        imgs = [imaging.decode(d, h, p) for d, h, p in zip(datas, headers, PARAMS, strict=True)]
 
-        docs = self._documents(imgs, req)
-        found: list[FoundFace] = []
-        for img, doc, param in zip(imgs, docs, PARAMS, strict=True):
-            face = (
-                self.document_face(img, doc)
-                if doc
-                else self.largest_face(img, self.settings.min_face)
-            )
-            if face is None:
-                raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
-            found.append(face)
+        if req.verified_document or req.image1_is_document or req.image2_is_document:
+            imgs = [imaging.decode(d, h, p) for d, h, p in zip(datas, headers, PARAMS, strict=True)]
+            docs = self._documents(imgs, req)
+            found: list[FoundFace] = []
+            for img, doc, param in zip(imgs, docs, PARAMS, strict=True):
+                face = (
+                    self.document_face(img, doc)
+                    if doc
+                    else self.largest_face(img, self.settings.min_face)
+                )
+                if face is None:
+                    raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
+                found.append(face)
+        else:  # two photos: the fast path (docs/performance.md)
+            docs = [None, None]
+            found = self._two_photos(datas, headers, req.blur_detection)
 
         emb, norms = self.embedder.embed([f.crop for f in found])
         if req.blur_detection:  # after detection: a blurred faceless image is CAN_NOT_DETECT_FACE
@@ -172,7 +252,7 @@ class Engine:
         A card lying sideways or upside down hides its portrait from the upright detector: when
         the text alone is not conclusive but present, the detector also looks at the image
         turned (90° both ways for vertical text, else 180°) for the face-beside-text signal."""
-        det = self.settings.det_size, self.settings.det_threshold
+        det = self.settings.det_retry_size, self.settings.det_threshold  # documents: 640
         faces = self.detector.detect(img, *det)
         ev = documents.analyse(img, [f.box for f in faces])
         if not ev.is_document and ev.lines >= _TURN_MIN_LINES:
@@ -199,7 +279,7 @@ class Engine:
                 key=lambda f: -f.area,
             )
         else:
-            found = self.faces(view, self.settings.min_document_face)
+            found = self.faces(view, self.settings.min_document_face, self.settings.det_retry_size)
         return view, [f for f in found if _upright(f)]
 
     def document_face(self, img: np.ndarray, doc: documents.Document) -> FoundFace | None:

@@ -28,9 +28,16 @@ class Settings:
     limits: ImageLimits = field(default_factory=ImageLimits)
     min_face: int = 112  # shorter side of the detector box, pixels
     min_document_face: int = 40  # printed portrait on an ID document
-    det_size: int = 640  # longer side of the detector input
+    det_size: int = 480  # longer side of the detector input (docs/performance.md)
     det_threshold: float = 0.5
     flip_tta: bool = False  # embed each face mirrored too (see embed.ArcFaceEmbedder)
+    # speed levers (docs/performance.md): a second detector pass at det_retry_size only when
+    # nothing qualifies at det_size; JPEGs decoded at reduced scale (never below det_size);
+    # the face is aligned from the reduced image when its box is at least align_min_face there.
+    det_retry_size: int = 640
+    reduced_decode: bool = True
+    align_min_face: int = 112
+    image_threads: int = 1  # >1: the two photos side by side (docs/performance.md: threads)
     max_body_bytes: int = 25 * 1024 * 1024
     workers: int = 2  # inference threads
     intra_op_threads: int = 1  # onnxruntime threads per session run

@@ -34,6 +34,12 @@ class Face:
     def area(self) -> float:
         return self.width * self.height
 
+    def scaled(self, factor: float) -> Face:
+        """The same face in the coordinates of an image ``factor`` times larger."""
+        if factor == 1:
+            return self
+        return Face(self.box * factor, self.score, self.landmarks * factor)
+
     def as_dict(self) -> dict[str, float]:
         x1, y1 = float(self.box[0]), float(self.box[1])
         return {
@@ -92,10 +98,10 @@ class SCRFD:
             img, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         )
         ph, pw = -(-nh // 32) * 32, -(-nw // 32) * 32  # pad to a multiple of the largest stride
-        canvas = np.zeros((ph, pw, 3), np.float32)
-        canvas[:nh, :nw] = resized[..., ::-1]  # BGR → RGB
-        blob = ((canvas - 127.5) / 128.0).transpose(2, 0, 1)[None]
-        outs = self.session.run(None, {self.input_name: np.ascontiguousarray(blob)})
+        padded = cv2.copyMakeBorder(resized, 0, ph - nh, 0, pw - nw, cv2.BORDER_CONSTANT, value=0)
+        # one pass: BGR → RGB, (x - 127.5) / 128, HWC → NCHW float32 (no intermediate copies)
+        blob = cv2.dnn.blobFromImage(padded, 1 / 128.0, (pw, ph), (127.5, 127.5, 127.5), True)
+        outs = self.session.run(None, {self.input_name: blob})
 
         boxes, scores, kpss = [], [], []
         n = len(_STRIDES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 
@@ -18,14 +19,14 @@ class ArcFaceEmbedder:
 
     def raw(self, crops: list[np.ndarray]) -> np.ndarray:
         """Unnormalised embeddings of BGR crops, one row each, in one batch."""
-        batch = np.stack(crops).astype(np.float32)[..., ::-1]  # BGR → RGB
-        blob = ((batch - 127.5) / 127.5).transpose(0, 3, 1, 2)
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(blob)})[0]
+        # one pass: BGR → RGB, (x - 127.5) / 127.5, NHWC → NCHW float32
+        blob = cv2.dnn.blobFromImages(crops, 1 / 127.5, (0, 0), (127.5, 127.5, 127.5), True)
+        return self.session.run(None, {self.input_name: blob})[0]
 
     def embed(self, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """L2-normalised embeddings and their norms (a face-quality signal)."""
         n = len(crops)
-        feats = self.raw(crops + [c[:, ::-1] for c in crops] if self.flip else crops)
+        feats = self.raw(crops + [cv2.flip(c, 1) for c in crops] if self.flip else crops)
         norms = np.linalg.norm(feats, axis=1)
         unit = feats / np.maximum(norms[:, None], 1e-12)
         if self.flip:

@@ -142,6 +142,45 @@ def precheck(
     return datas
 
 
+_REDUCED = {
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
+
+
+def reduction(header: ImageHeader, min_long_side: int) -> int:
+    """Largest libjpeg DCT scale-down (1, 2, 4 or 8) keeping the longer side ≥ ``min_long_side``.
+
+    Only JPEG decodes at reduced scale for free; PNG always decodes at full size."""
+    if header.format != "jpeg" or min_long_side <= 0:
+        return 1
+    long_side = max(header.width, header.height)
+    for factor in (8, 4, 2):
+        if long_side // factor >= min_long_side:
+            return factor
+    return 1
+
+
+def decode_reduced(data: bytes, header: ImageHeader, param: str, factor: int) -> np.ndarray:
+    """Like :func:`decode`, at 1/``factor`` scale (libjpeg scales while decoding: much faster
+    than a full decode and a resize for phone photos). EXIF orientation is honoured too."""
+    if factor == 1:
+        return decode(data, header, param)
+    if _looks_truncated(data, header.format):
+        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), _REDUCED[factor])
+    except cv2.error:
+        img = None
+    if img is None or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)
+    expected = sorted((-(-header.height // factor), -(-header.width // factor)))
+    if any(abs(a - b) > 1 for a, b in zip(sorted(img.shape[:2]), expected, strict=True)):
+        raise FaceCompareError(ErrorCode.UNSUPPORTED_FORMAT, param)  # header and data disagree
+    return img
+
+
 def load(text: str | bytes, limits: ImageLimits, param: str) -> np.ndarray:
     """base64 text (or raw file bytes) → checked, decoded BGR image."""
     data = text if isinstance(text, bytes) and sniff(text) else b64decode(text, param)

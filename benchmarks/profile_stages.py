@@ -1,0 +1,84 @@
+"""Where the time of one compare goes, stage by stage, in CPU milliseconds (one thread).
+
+    PYTHONPATH=src python benchmarks/profile_stages.py [--pairs 6] [--size 1280 960]
+
+CPU time (time.process_time) rather than wall time, so the load of a shared machine matters
+less; each stage is timed alone on real phone-style pairs, averaged over the pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import statistics
+import time
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from facecompare import imaging
+from facecompare.align import align
+from facecompare.bench.data import build_pairs, jpeg
+from facecompare.compare import CompareRequest, Engine
+from facecompare.config import Settings
+from facecompare.datasets import lfw_dir
+
+
+def cpu_ms(fn: Callable[[], object], n: int = 10) -> float:
+    fn()
+    t = time.process_time()
+    for _ in range(n):
+        fn()
+    return (time.process_time() - t) / n * 1000
+
+
+def stages(data: bytes, other: bytes, fast: Engine, plain: Engine) -> dict[str, float]:
+    text = base64.b64encode(data).decode()
+    h = imaging.read_header(data, "image1")
+    f = imaging.reduction(h, fast.settings.det_retry_size)
+    full = imaging.decode(data, h, "image1")
+    small = imaging.decode_reduced(data, h, "image1", f)
+    face = fast.faces(small, 0)[0]
+    crop = align(small, face.landmarks)
+    req = CompareRequest(text, base64.b64encode(other).decode())
+    return {
+        "base64 decode (one image)": cpu_ms(lambda: imaging.b64decode(text, "image1")),
+        "header + size rules": cpu_ms(lambda: imaging.read_header(data, "image1")),
+        "JPEG decode, full scale": cpu_ms(lambda: imaging.decode(data, h, "image1")),
+        f"JPEG decode, 1/{f} scale": cpu_ms(lambda: imaging.decode_reduced(data, h, "x", f)),
+        "detect (full-scale image, 640)": cpu_ms(lambda: plain.detector.detect(full, 640)),
+        "detect (reduced image, 640)": cpu_ms(lambda: fast.detector.detect(small, 640)),
+        "detect (reduced image, 480)": cpu_ms(lambda: fast.detector.detect(small, 480)),
+        "align (5-point similarity warp)": cpu_ms(lambda: align(small, face.landmarks)),
+        "embed one 112×112 crop": cpu_ms(lambda: fast.embed([crop])),
+        "embed two crops in one batch": cpu_ms(lambda: fast.embed([crop, crop])),
+        "compare, plain (full decode, detector 640)": cpu_ms(lambda: plain.compare(req), 5),
+        "compare, ours (defaults)": cpu_ms(lambda: fast.compare(req), 5),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", type=int, default=6)
+    ap.add_argument("--size", type=int, nargs=2, default=None)
+    args = ap.parse_args()
+    one = {"intra_op_threads": 1, "image_threads": 1}
+    fast = Engine.load(Settings.from_env(**one))
+    plain = Engine.load(Settings.from_env(reduced_decode=False, det_size=640, **one))
+    rows: dict[str, list[float]] = {}
+    for p in build_pairs(lfw_dir(), args.pairs):
+        data = p.a
+        if args.size:
+            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            data = jpeg(cv2.resize(img, tuple(args.size), interpolation=cv2.INTER_CUBIC))
+        for name, ms in stages(data, p.b, fast, plain).items():
+            rows.setdefault(name, []).append(ms)
+    size = "x".join(map(str, args.size)) if args.size else "1280x960"
+    print(f"CPU ms per stage, one thread, {args.pairs} phone-style pairs ({size}), mean")
+    for name, v in rows.items():
+        print(f"  {name:40} {statistics.fmean(v):7.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""``facecompare bench``: our pipeline in-process and over HTTP against the peers, one run."""

@@ -1,0 +1,281 @@
+"""One bench run: the same inputs through us (in-process and HTTP) and the peers; table + plot."""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..compare import CompareRequest, Engine
+from ..config import ImageLimits, Settings
+from ..errors import FaceCompareError
+from . import peers
+from .data import BenchPair, build_pairs
+from .load import BenchServer, LoadResult, bodies, rss_mb, run_load
+
+Log = Callable[[str], None]
+PAUSE_S = 0.05  # idle time before each timed compare (lets spinning worker threads park)
+
+
+@dataclass
+class Timing:
+    system: str
+    inputs: str  # "phone 1280×960" or "raw LFW 250×250"
+    ms: list[float] = field(default_factory=list)  # per compare
+    no_face: int = 0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.ms)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.ms)
+
+
+def ours(settings: Settings) -> peers.Compare:
+    engine = Engine.load(settings)
+
+    def compare(a: bytes, b: bytes) -> float | None:
+        try:
+            return engine.compare(CompareRequest(a, b)).cosine
+        except FaceCompareError:
+            return None
+
+    return compare
+
+
+def time_pair(fn: peers.Compare, p: BenchPair, into: Timing, warm: bool = False) -> None:
+    if warm:
+        fn(p.a, p.b)  # first-run allocations and lazy set-up are not counted
+    time.sleep(PAUSE_S)
+    t = time.perf_counter()
+    cos = fn(p.a, p.b)
+    into.ms.append((time.perf_counter() - t) * 1000)
+    into.no_face += cos is None
+
+
+def in_process(
+    sets: dict[str, list[BenchPair]], rounds: int, slow_pairs: int, threads: int, log: Log
+) -> list[Timing]:
+    """Each system on each input set, rounds interleaved so drift hits everyone alike."""
+    raw = {"limits": ImageLimits(min_area=0), "min_face": 0}  # 250×250 is under the API rule
+    plain = {"reduced_decode": False, "det_size": 640, "image_threads": 1}  # the simple pipeline
+
+    def ours_on(extra: dict[str, object]) -> Callable[[str], peers.Compare | str]:
+        def make(inputs: str) -> peers.Compare:
+            kw = {"intra_op_threads": threads, **extra, **(raw if inputs.startswith("raw") else {})}
+            return ours(Settings.from_env(**kw))
+
+        return make
+
+    systems: list[tuple[str, Callable[[str], peers.Compare | str], int | None]] = [
+        ("facecompare (in-process)", ours_on({}), None),
+        ("facecompare, plain pipeline (same models)", ours_on(plain), None),
+        (
+            "InsightFace FaceAnalysis (default modules)",
+            lambda _: peers.insightface_peer(None),
+            None,
+        ),
+        (
+            "InsightFace FaceAnalysis (detection+recognition)",
+            lambda _: peers.insightface_peer(("detection", "recognition")),
+            None,
+        ),
+        ("face_recognition (dlib HOG)", lambda _: peers.face_recognition_peer(), slow_pairs),
+    ]
+    timings: dict[tuple[str, str], Timing] = {}
+    loaded: dict[tuple[str, str], peers.Compare] = {}
+    for name, make, _ in systems:
+        for inputs in sets:
+            fn = make(inputs)
+            if isinstance(fn, str):
+                log(f"skipping {name}: {fn}")
+                break
+            loaded[name, inputs] = fn
+            timings[name, inputs] = Timing(name, inputs)
+    # pair by pair, every system in turn, so the load of this shared machine hits all alike;
+    # the order is shuffled per pair and each timed call starts after a pause, so no system
+    # pays for the previous one's onnxruntime threads still spinning
+    rng = random.Random(0)
+    for r in range(rounds):
+        log(f"round {r + 1}/{rounds}")
+        for inputs, pairs in sets.items():
+            for i, p in enumerate(pairs):
+                for name, _, limit in rng.sample(systems, len(systems)):
+                    if (name, inputs) in loaded and (limit is None or i < limit):
+                        time_pair(loaded[name, inputs], p, timings[name, inputs], warm=i == 0)
+    return list(timings.values())
+
+
+@dataclass
+class HttpReport:
+    startup_s: float
+    rss_mb: float
+    peak_rss_mb: float
+    loads: list[LoadResult]
+
+
+def over_http(pairs: list[BenchPair], levels: list[int], per_level: int, log: Log) -> HttpReport:
+    log("starting the server")
+    server = BenchServer()
+    try:
+        payloads = bodies(pairs)
+        loads = []
+        for c in levels:
+            log(f"HTTP load at concurrency {c}")
+            loads.append(run_load(server, payloads, c, max(per_level, 4 * c)))
+        rss, peak = rss_mb(server.proc.pid)
+    finally:
+        server.stop()
+    return HttpReport(server.startup_s, rss, peak, loads)
+
+
+def table(timings: list[Timing], http: HttpReport | None) -> str:
+    lines = ["In-process, one compare after another (median of per-compare wall time)"]
+    lines.append(f"  {'system':50} {'inputs':18} {'n':>4} {'ms':>8} {'/s':>7} {'no face':>8}")
+    for t in timings:
+        lines.append(
+            f"  {t.system:50} {t.inputs:18} {len(t.ms):4d} {t.median:8.1f} "
+            f"{1000 / t.median:7.1f} {t.no_face:8d}"
+        )
+    lines.append("Ratios (peer time / our time, same run, same inputs)")
+    for inputs in dict.fromkeys(t.inputs for t in timings):
+        base = next(
+            (t for t in timings if t.inputs == inputs and t.system.startswith("facecompare")), None
+        )
+        for t in timings:
+            if base and t.inputs == inputs and t is not base:
+                lines.append(f"  {inputs:18} {t.system:50} {t.median / base.median:6.1f}×")
+    if http:
+        lines.append(
+            f"Our server over HTTP (phone pairs): start-up to ready {http.startup_s:.2f} s, "
+            f"RSS {http.rss_mb:.0f} MB (peak {http.peak_rss_mb:.0f} MB)"
+        )
+        lines.append(
+            f"  {'concurrency':>11} {'requests':>8} {'errors':>6} {'compares/s':>10} "
+            f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
+        )
+        for lr in http.loads:
+            lines.append(
+                f"  {lr.concurrency:11d} {lr.requests:8d} {lr.errors:6d} {lr.throughput:10.1f} "
+                f"{lr.pct(50):7.1f} {lr.pct(95):7.1f} {lr.pct(99):7.1f}"
+            )
+    return "\n".join(lines)
+
+
+def plot(timings: list[Timing], http: HttpReport | None, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2 if http else 1, figsize=(13 if http else 7, 4.8), squeeze=False)
+    ax = axes[0][0]
+    sets = list(dict.fromkeys(t.inputs for t in timings))
+    systems = list(dict.fromkeys(t.system for t in timings))
+    width = 0.8 / max(1, len(sets))
+    for j, inputs in enumerate(sets):
+        xs, ys = [], []
+        for i, s in enumerate(systems):
+            t = next((t for t in timings if t.system == s and t.inputs == inputs), None)
+            if t:
+                xs.append(i + j * width)
+                ys.append(t.median)
+        ax.bar(xs, ys, width, label=inputs)
+    ax.set_yscale("log")
+    ax.set_xticks([i + width * (len(sets) - 1) / 2 for i in range(len(systems))])
+    labels = [s.replace(" (", "\n(").replace(", ", ",\n") for s in systems]
+    ax.set_xticklabels(labels, fontsize=7, rotation=25, ha="right")
+    ax.set_ylabel("ms per compare (median, log scale)")
+    ax.set_title("In-process, same inputs, same run")
+    ax.legend(fontsize=8)
+    if http:
+        ax = axes[0][1]
+        cs = [lr.concurrency for lr in http.loads]
+        for q in (50, 95, 99):
+            ax.plot(cs, [lr.pct(q) for lr in http.loads], marker="o", label=f"p{q} latency")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("concurrent clients")
+        ax.set_ylabel("latency, ms")
+        ax2 = ax.twinx()
+        ax2.bar(
+            cs,
+            [lr.throughput for lr in http.loads],
+            width=[c * 0.3 for c in cs],
+            alpha=0.25,
+            color="grey",
+            label="compares/s",
+        )
+        ax2.set_ylabel("compares/s (bars)")
+        ax.set_title("Our server over HTTP, phone pairs")
+        ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def bench(
+    lfw_root: Path,
+    out: Path,
+    pairs: int = 40,
+    rounds: int = 2,
+    slow_pairs: int = 6,
+    levels: tuple[int, ...] = (1, 4, 16),
+    per_level: int = 80,
+    threads: int = 1,
+    http: bool = True,
+    log: Log = print,
+) -> dict[str, object]:
+    log(f"building {pairs} phone-style pairs and the raw LFW pairs")
+    sets = {
+        "phone 1280×960": build_pairs(lfw_root, pairs, phone=True),
+        "raw LFW 250×250": build_pairs(lfw_root, pairs, phone=False),
+    }
+    timings = in_process(sets, rounds, slow_pairs, threads, log)
+    report = over_http(sets["phone 1280×960"], list(levels), per_level, log) if http else None
+    text = table(timings, report)
+    out.mkdir(parents=True, exist_ok=True)
+    plot(timings, report, out / "bench.png")
+    data = {
+        "pairs": pairs,
+        "rounds": rounds,
+        "threads": threads,
+        "in_process": [
+            {
+                "system": t.system,
+                "inputs": t.inputs,
+                "n": len(t.ms),
+                "median_ms": t.median,
+                "mean_ms": t.mean,
+                "no_face": t.no_face,
+            }
+            for t in timings
+        ],
+        "http": None
+        if report is None
+        else {
+            "startup_s": report.startup_s,
+            "rss_mb": report.rss_mb,
+            "peak_rss_mb": report.peak_rss_mb,
+            "loads": [
+                {
+                    "concurrency": lr.concurrency,
+                    "requests": lr.requests,
+                    "errors": lr.errors,
+                    "throughput": lr.throughput,
+                    "p50_ms": lr.pct(50),
+                    "p95_ms": lr.pct(95),
+                    "p99_ms": lr.pct(99),
+                }
+                for lr in report.loads
+            ],
+        },
+        "table": text,
+    }
+    (out / "bench.json").write_text(json.dumps(data, indent=2) + "\n")
+    return data
