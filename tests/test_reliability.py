@@ -18,6 +18,7 @@ from pathlib import Path
 import anyio
 import cv2
 import httpx
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -62,8 +63,17 @@ def slow_pair() -> tuple[str, str]:
     """A pair that keeps a worker busy for a while: large files to decode and scan (the servers
     that use it run with SLOW, i.e. full-scale decoding: reduced-scale decoding makes these
     files fast, see docs/performance.md)."""
-    big = cv2.resize(lfw_image("Aaron_Peirsol", 1), (4000, 4000), interpolation=cv2.INTER_CUBIC)
-    return jpeg_b64(big), jpeg_b64(big)
+    big = cv2.resize(lfw_image("Aaron_Peirsol", 1), (4096, 4096), interpolation=cv2.INTER_CUBIC)
+    # fine noise and a progressive scan make the 6 MB files slow to decode: ≈ 0.6 s a compare
+    # on an idle core (measured), which the timings below leave room for
+    noise = np.random.default_rng(0).integers(-12, 12, big.shape)
+    big = np.clip(big.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+    ok, buf = cv2.imencode(
+        ".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 95, cv2.IMWRITE_JPEG_PROGRESSIVE, 1]
+    )
+    assert ok
+    data = base64.b64encode(buf.tobytes()).decode()
+    return data, data
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +206,7 @@ def test_queue_full_answers_429_at_once(tmp_path, slow_pair, pair):
                 )
                 for _ in range(2)
             ]
-            time.sleep(0.5)  # both admitted (one running, one waiting)
+            time.sleep(0.25)  # both admitted (one running, one waiting: ≈ 1.2 s of work)
             times, codes = [], []
             with httpx.Client(base_url=srv.url, headers={"x-aigen-key": key}) as c:
                 c.get("/healthz")
@@ -235,11 +245,11 @@ def test_work_of_gone_clients_is_dropped(tmp_path, slow_pair, pair):
         slow = {"image1": slow_pair[0], "image2": slow_pair[1]}
         with cf.ThreadPoolExecutor(8) as pool:
             running = pool.submit(httpx.post, srv.url + PATH, json=slow, headers=h, timeout=120)
-            time.sleep(0.3)
+            time.sleep(0.1)
 
-            def impatient(_: int) -> None:
-                with pytest.raises(httpx.TimeoutException):
-                    httpx.post(srv.url + PATH, json=slow, headers=h, timeout=0.5)
+            def impatient(_: int) -> None:  # gives up while the running compare (≈ 0.6 s) holds
+                with pytest.raises(httpx.TimeoutException):  # the only worker
+                    httpx.post(srv.url + PATH, json=slow, headers=h, timeout=0.3)
 
             list(pool.map(impatient, range(6)))
             assert running.result().status_code == 200
