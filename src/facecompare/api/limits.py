@@ -177,19 +177,26 @@ class WorkerCrashed(RuntimeError):
     """An inference job ended with a non-``Exception`` (e.g. ``SystemExit``) in its thread."""
 
 
-def return_big_buffers_to_os(threshold: int = 256 * 1024) -> bool:
-    """Have glibc serve allocations of ``threshold`` bytes or more (request bodies, base64
-    strings, decoded images) with their own mappings, returned to the OS when freed.
+def return_big_buffers_to_os(threshold: int = 4 << 20, trim: int = 32 << 20) -> bool:
+    """Have glibc serve allocations of ``threshold`` bytes or more (request bodies and their
+    base64 strings, decoded photos over 4 MB) with their own mappings, returned to the OS when
+    freed, and keep up to ``trim`` bytes free at the top of the heap.
 
-    glibc otherwise raises that threshold after the first big free, and big buffers then come
-    from heaps that rarely shrink: resident memory creeps up after bursts of large requests.
+    glibc otherwise raises its mmap threshold after the first big free, and big buffers then
+    come from heaps that rarely shrink: resident memory creeps up after bursts of large
+    requests. Both values are fixed together because setting one turns off glibc's dynamic
+    tuning of both: a 256 KB threshold with the default 128 KB trim made every compare map,
+    fault in and unmap its decode and tensor buffers, +15 ms on a 43 ms compare of two
+    1280×960 JPEGs (measured in-process, same run); at 4 MB / 32 MB the cost is nil.
     A no-op (False) where the C library is not glibc."""
     import ctypes
     import ctypes.util
 
-    m_mmap_threshold = -3
+    m_trim_threshold, m_mmap_threshold = -1, -3
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(m_mmap_threshold, threshold))
+        return bool(libc.mallopt(m_mmap_threshold, threshold)) and bool(
+            libc.mallopt(m_trim_threshold, trim)
+        )
     except (OSError, AttributeError):
         return False
