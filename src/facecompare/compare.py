@@ -204,14 +204,9 @@ class Engine:
 
     # -- the use case ---------------------------------------------------------------------------
     def compare(self, req: CompareRequest) -> CompareResult:
-        limits = self.settings.limits
-        datas = [
-            imaging.b64decode(t, p) if isinstance(t, str) else t
-            for t, p in zip((req.image1, req.image2), PARAMS, strict=True)
-        ]
-        headers = [imaging.read_header(d, p) for d, p in zip(datas, PARAMS, strict=True)]
-        for d, h, p in zip(datas, headers, PARAMS, strict=True):
-            imaging.check_size(h, len(d), limits, p)
+        checked = imaging.checked((req.image1, req.image2), self.settings.limits, PARAMS)
+        datas = [data for data, _ in checked]
+        headers = [header for _, header in checked]
 
         if req.verified_document or req.image1_is_document or req.image2_is_document:
             imgs = [imaging.decode(d, h, p) for d, h, p in zip(datas, headers, PARAMS, strict=True)]

@@ -124,14 +124,12 @@ def decode(data: bytes, header: ImageHeader, param: str) -> np.ndarray:
     return img
 
 
-def precheck(
+def checked(
     texts: tuple[str | bytes, ...], limits: ImageLimits, params: tuple[str, ...]
-) -> list[bytes]:
+) -> list[tuple[bytes, ImageHeader]]:
     """The cheap checks of all images, in the order of the spec (base64 of each, then the
-    format of each, then the size of each), without decoding pixels: file bytes out.
-
-    The API runs this before a request queues for an inference worker, so damaged files and
-    decompression bombs are refused in milliseconds whatever the load."""
+    format of each, then the size of each), without decoding pixels: file bytes and headers.
+    Raw file bytes (starting with a JPEG/PNG signature) are accepted as they are."""
     datas = [
         t if isinstance(t, bytes) and sniff(t) else b64decode(t, p)
         for t, p in zip(texts, params, strict=True)
@@ -139,7 +137,16 @@ def precheck(
     headers = [read_header(d, p) for d, p in zip(datas, params, strict=True)]
     for d, h, p in zip(datas, headers, params, strict=True):
         check_size(h, len(d), limits, p)
-    return datas
+    return list(zip(datas, headers, strict=True))
+
+
+def precheck(
+    texts: tuple[str | bytes, ...], limits: ImageLimits, params: tuple[str, ...]
+) -> list[bytes]:
+    """:func:`checked`, file bytes only. The API runs this before a request queues for an
+    inference worker, so damaged files and decompression bombs are refused in milliseconds
+    whatever the load."""
+    return [data for data, _ in checked(texts, limits, params)]
 
 
 _REDUCED = {
