@@ -115,7 +115,7 @@ def main() -> None:
     n_false, n_lfw, false_hits = lfw_false(engine, lfw, args.lfw_sample)
     cards = card_set(engine, "test", args.cards, lfw, docs)
     selfies = selfie_set(engine, "test", lfw)
-    genuine, impostor, lost = pair_scores(cards, selfies)
+    genuine, impostor, lost = pair_scores(cards, selfies, engine.flip_band)
     t01 = engine.calibrated.threshold_cosines(DOCUMENT_PHOTO)["err_01"]
     has_doc_cal = DOCUMENT_PHOTO in engine.calibrated.scenarios
     tar = float((genuine >= t01).mean())

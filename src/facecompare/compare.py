@@ -14,8 +14,9 @@ from .align import align
 from .calibration import DOCUMENT_PHOTO, PHOTO_PHOTO, Calibration, default_path, load_calibration
 from .config import Settings
 from .detect import SCRFD, Face
-from .embed import ArcFaceEmbedder
+from .embed import ArcFaceEmbedder, flip_band, in_band, unit, with_flip
 from .errors import ErrorCode, FaceCompareError
+from .landmarks import Landmark106
 from .models import ModelPack, load_pack
 
 PARAMS = ("image1", "image2")
@@ -80,6 +81,7 @@ class CompareResult:
     scenario: str
     face1: Face
     face2: Face
+    flipped: bool = False  # the score is the flip-TTA one (the plain cosine was uncertain)
 
 
 class Engine:
@@ -93,7 +95,12 @@ class Engine:
         self.settings = settings
         threads = settings.intra_op_threads
         self.detector = SCRFD(pack.session("detector", threads))
-        self.embedder = ArcFaceEmbedder(pack.session("recognizer", threads), settings.flip_tta)
+        # alignment points: the 106-point model's when the pack has it, else the detector's
+        self.landmarker = (
+            Landmark106(pack.session("landmarks", threads)) if "landmarks" in pack.files else None
+        )
+        self.embedder = ArcFaceEmbedder(pack.session("recognizer", threads))
+        self.flip_band = flip_band(settings.flip_tta, settings.flip_low, settings.flip_high)
         # the two photos of a compare go through decode → detect → align → embed side by side
         self._pool = (
             ThreadPoolExecutor(settings.image_threads, "facecompare-image")
@@ -134,13 +141,23 @@ class Engine:
                 return faces
         return []
 
+    def alignment_points(self, img: np.ndarray, face: Face) -> np.ndarray:
+        """The 5 points a face is aligned on, in ``img`` pixels (``face`` found in ``img``)."""
+        if self.landmarker is None:
+            return face.landmarks
+        return self.landmarker.five(img, face.box)
+
+    def aligned(self, img: np.ndarray, face: Face) -> np.ndarray:
+        """The 112×112 crop of a face found in ``img``."""
+        return align(img, self.alignment_points(img, face))
+
     def largest_face(
         self, img: np.ndarray, min_face: float, size: int | None = None
     ) -> FoundFace | None:
         faces = self.faces(img, min_face, size)
         if not faces:
             return None
-        return FoundFace(faces[0], align(img, faces[0].landmarks))
+        return FoundFace(faces[0], self.aligned(img, faces[0]))
 
     def photo_face(
         self, img: np.ndarray, factor: int, data: bytes, header: imaging.ImageHeader, param: str
@@ -157,7 +174,7 @@ class Engine:
             fine //= 2
         if fine != factor:
             img = imaging.decode_reduced(data, header, param, fine)
-        crop = align(img, face.landmarks * (factor / fine))
+        crop = self.aligned(img, face.scaled(factor / fine))
         return FoundFace(face.scaled(factor), crop)
 
     def _photo(
@@ -169,20 +186,34 @@ class Engine:
         img = imaging.decode_reduced(data, header, param, factor)
         return self.photo_face(img, factor, data, header, param)
 
+    def _embedded_photo(
+        self, data: bytes, header: imaging.ImageHeader, param: str, reduce: bool
+    ) -> tuple[FoundFace, np.ndarray, float] | None:
+        """One photo → its face, unit embedding and feature norm (one thread, start to end)."""
+        face = self._photo(data, header, param, reduce)
+        if face is None:
+            return None
+        emb, norms = self.embedder.embed([face.crop])
+        return face, emb[0], float(norms[0])
+
     def _two_photos(
-        self, datas: list[bytes], headers: list[imaging.ImageHeader], blur: bool
-    ) -> list[FoundFace]:
-        """Both photos (side by side if image_threads > 1); errors answer in the documented order
-        (any decode error before any missing face, image1 before image2)."""
+        self,
+        datas: list[bytes],
+        headers: list[imaging.ImageHeader],
+        blur: bool,
+        side_by_side: bool,
+    ) -> tuple[list[FoundFace], np.ndarray, np.ndarray]:
+        """Both photos → faces, embeddings, norms. Side by side: image1 on the engine's pool
+        and image2 on the calling thread, each decoded, detected, aligned and embedded start to
+        end. Otherwise one after the other, both crops embedded in one batch. Errors answer
+        in the documented order (any decode error before any missing face, image1 first)."""
         reduce = self.settings.reduced_decode and not blur  # the blur score wants full scale
+        work = self._embedded_photo if side_by_side else self._photo
         jobs = [
-            (
-                self._pool.submit(self._photo, d, h, p, reduce).result
-                if self._pool
-                else partial(self._photo, d, h, p, reduce)
-            )
-            for d, h, p in zip(datas, headers, PARAMS, strict=True)
+            partial(work, d, h, p, reduce) for d, h, p in zip(datas, headers, PARAMS, strict=True)
         ]
+        if side_by_side and self._pool is not None:
+            jobs[0] = self._pool.submit(jobs[0]).result
         results, errors = [], []
         for job in jobs:
             try:
@@ -192,18 +223,32 @@ class Engine:
                 results.append(None)
         if errors:
             raise errors[0]
-        found: list[FoundFace] = []
-        for face, param in zip(results, PARAMS, strict=True):
-            if face is None:
+        for result, param in zip(results, PARAMS, strict=True):
+            if result is None:
                 raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
-            found.append(face)
-        return found
+        if side_by_side:
+            found = [r[0] for r in results]
+            return found, np.stack([r[1] for r in results]), np.array([r[2] for r in results])
+        emb, norms = self.embedder.embed([f.crop for f in results])
+        return results, emb, norms
 
     def embed(self, crops: list[np.ndarray]) -> np.ndarray:
-        return self.embedder.embed(crops)[0]
+        """Faces as N × 2 × 512 (plain and flip-TTA unit embeddings), for embed.similarity."""
+        return with_flip(self.embedder.embed(crops)[0], self.embedder.mirrored(crops))
+
+    def _mirrored(self, crops: list[np.ndarray], side_by_side: bool) -> np.ndarray:
+        if side_by_side and self._pool is not None:
+            first = self._pool.submit(self.embedder.mirrored, crops[:1])
+            second = self.embedder.mirrored(crops[1:])
+            return np.concatenate([first.result(), second])
+        return self.embedder.mirrored(crops)
 
     # -- the use case ---------------------------------------------------------------------------
-    def compare(self, req: CompareRequest) -> CompareResult:
+    def compare(self, req: CompareRequest, side_by_side: bool | None = None) -> CompareResult:
+        """``side_by_side``: run the two photos on two threads (None: whenever the engine has
+        an image pool, i.e. ``image_threads > 1``). The server turns it on only when no other
+        compare is running, so that two cores never serve four busy threads."""
+        side_by_side = self._pool is not None and side_by_side is not False
         checked = imaging.checked((req.image1, req.image2), self.settings.limits, PARAMS)
         datas = [data for data, _ in checked]
         headers = [header for _, header in checked]
@@ -221,15 +266,18 @@ class Engine:
                 if face is None:
                     raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
                 found.append(face)
+            emb, norms = self.embedder.embed([f.crop for f in found])
         else:  # two photos: the fast path (docs/performance.md)
             docs = [None, None]
-            found = self._two_photos(datas, headers, req.blur_detection)
-
-        emb, norms = self.embedder.embed([f.crop for f in found])
+            found, emb, norms = self._two_photos(datas, headers, req.blur_detection, side_by_side)
         if req.blur_detection:  # after detection: a blurred faceless image is CAN_NOT_DETECT_FACE
             self._check_blur(found, norms)
 
         cos = float(np.dot(emb[0], emb[1]))
+        flipped = bool(in_band(cos, self.flip_band))
+        if flipped:  # near a threshold: the flip-TTA score decides (embed.similarity)
+            tta = unit(emb + self._mirrored([f.crop for f in found], side_by_side))
+            cos = float(np.dot(tta[0], tta[1]))
         scenario = DOCUMENT_PHOTO if any(docs) else PHOTO_PHOTO
         return CompareResult(
             cosine=cos,
@@ -238,6 +286,7 @@ class Engine:
             scenario=scenario,
             face1=found[0].face,
             face2=found[1].face,
+            flipped=flipped,
         )
 
     # -- documents (issue 6) ------------------------------------------------------------------
@@ -297,7 +346,7 @@ class Engine:
                 view, faces = self._view_faces(img, doc, rot)
                 if faces:  # the largest: the ghost portrait is smaller
                     back = _unrotate(faces[0], rot, shape, (x1, y1))
-                    new.append(FoundFace(back, align(view, faces[0].landmarks)))
+                    new.append(FoundFace(back, self.aligned(view, faces[0])))
             if new:
                 cands += new
                 norms += self.embedder.embed([f.crop for f in new])[1].tolist()

@@ -30,14 +30,20 @@ class Settings:
     min_document_face: int = 40  # printed portrait on an ID document
     det_size: int = 480  # longer side of the detector input (docs/performance.md)
     det_threshold: float = 0.5
-    flip_tta: bool = False  # embed each face mirrored too (see embed.ArcFaceEmbedder)
+    # flip test-time augmentation (embed.similarity): "uncertain" embeds the mirrored faces
+    # too only when the plain cosine is in [flip_low, flip_high], around every threshold
+    flip_tta: str = "uncertain"  # off | uncertain | always
+    flip_low: float = 0.10
+    flip_high: float = 0.50
     # speed levers (docs/performance.md): a second detector pass at det_retry_size only when
     # nothing qualifies at det_size; JPEGs decoded at reduced scale (never below det_size);
     # the face is aligned from the reduced image when its box is at least align_min_face there.
     det_retry_size: int = 640
     reduced_decode: bool = True
     align_min_face: int = 112
-    image_threads: int = 1  # >1: the two photos side by side (docs/performance.md: threads)
+    # 2: the two photos of a compare may run side by side, each on its own core, whenever no
+    # other compare is running (docs/performance.md: threads); 1: always one after the other
+    image_threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     max_body_bytes: int = 25 * 1024 * 1024
     workers: int = 2  # inference threads
     intra_op_threads: int = 1  # onnxruntime threads per session run

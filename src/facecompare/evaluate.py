@@ -12,21 +12,22 @@ import cv2
 import numpy as np
 
 from . import quality
-from .align import align
 from .compare import Engine
 from .config import default_home
 from .datasets import Pair
 from .detect import Face
+from .embed import similarity
 
 
 @dataclass
 class EmbeddingSet:
     paths: list[str]
-    emb: np.ndarray  # N × 512, L2-normalised; zero rows where no face was found
+    emb: np.ndarray  # N × 2 × 512: plain and flip-TTA unit embeddings; zeros where no face
     found: np.ndarray  # N bools
     boxes: np.ndarray  # N × 4 (x1, y1, x2, y2) of the face used
     n_faces: np.ndarray  # N: faces the detector returned
     sharpness: np.ndarray  # N: quality.sharpness of the aligned crop
+    band: tuple[float, float] | None = None  # where scores use flip TTA (embed.similarity)
 
     def index(self) -> dict[str, int]:
         return {p: i for i, p in enumerate(self.paths)}
@@ -40,7 +41,7 @@ def pipeline_fingerprint() -> str:
     """Hash of the pipeline's source, so cached embeddings are never reused across code changes."""
     pkg = Path(__file__).parent
     h = hashlib.sha256()
-    for name in ("detect.py", "align.py", "embed.py", "compare.py", "quality.py"):
+    for name in ("detect.py", "landmarks.py", "align.py", "embed.py", "compare.py", "quality.py"):
         h.update((pkg / name).read_bytes())
     return h.hexdigest()[:12]
 
@@ -68,8 +69,8 @@ def embed_one(engine: Engine, img: np.ndarray, min_face: float, choice: str = "c
     if not faces:
         return None, np.zeros(4, np.float32), 0, 0.0
     face = choose(faces, img.shape, choice)
-    crop = align(img, face.landmarks)
-    emb = engine.embed([crop])[0]
+    crop = engine.aligned(img, face)
+    emb = engine.embed([crop])[0]  # 2 × 512
     return emb, face.box.astype(np.float32), len(faces), quality.sharpness(crop)
 
 
@@ -93,7 +94,7 @@ def embed_images(
                 pipeline_fingerprint(),
                 str(engine.settings.det_size),
                 str(engine.settings.det_threshold),
-                str(engine.settings.flip_tta),
+                "plain+tta",
                 str(min_face),
                 choice,
                 tag,
@@ -105,7 +106,9 @@ def embed_images(
     cache = cache_dir() / f"emb-{engine.pack.digest}-{key}.npz"
     if cache.exists():
         z = np.load(cache)
-        return EmbeddingSet(paths, z["emb"], z["found"], z["boxes"], z["n_faces"], z["sharpness"])
+        return EmbeddingSet(
+            paths, z["emb"], z["found"], z["boxes"], z["n_faces"], z["sharpness"], engine.flip_band
+        )
 
     def work(p: str) -> Row:
         img = cv2.imread(str(root / p), cv2.IMREAD_COLOR)
@@ -114,7 +117,7 @@ def embed_images(
         return embed_one(engine, img, min_face, choice)
 
     n = len(paths)
-    emb = np.zeros((n, 512), np.float32)
+    emb = np.zeros((n, 2, 512), np.float32)
     found = np.zeros(n, bool)
     boxes = np.zeros((n, 4), np.float32)
     n_faces = np.zeros(n, np.int32)
@@ -128,7 +131,7 @@ def embed_images(
                 progress(i + 1)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, emb=emb, found=found, boxes=boxes, n_faces=n_faces, sharpness=sharp)
-    return EmbeddingSet(paths, emb, found, boxes, n_faces, sharp)
+    return EmbeddingSet(paths, emb, found, boxes, n_faces, sharp, engine.flip_band)
 
 
 def pair_scores(
@@ -143,7 +146,7 @@ def pair_scores(
             lost.append(p)
             scores.append(-1.0)  # a lost pair counts as "different": it costs accuracy
         else:
-            scores.append(float(es.emb[i] @ es.emb[j]))
+            scores.append(float(similarity(es.emb[i : i + 1], es.emb[j : j + 1], es.band)[0, 0]))
         labels.append(p.same)
     return np.array(scores), np.array(labels), lost
 
@@ -174,14 +177,14 @@ def ten_fold(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> list[
 
 
 def all_pairs(es: EmbeddingSet, ids: list[str], block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """Genuine and impostor cosines over every pair of distinct images with a face."""
+    """Genuine and impostor scores over every pair of distinct images with a face."""
     keep = np.where(es.found)[0]
     emb = es.emb[keep]
     lab = np.unique(np.array(ids)[keep], return_inverse=True)[1]
     genuine, impostor = [], []
     n = len(keep)
     for s in range(0, n, block):
-        sim = emb[s : s + block] @ emb.T
+        sim = similarity(emb[s : s + block], emb, es.band)
         rows = np.arange(s, min(n, s + block))
         upper = np.arange(n)[None, :] > rows[:, None]
         same = lab[rows][:, None] == lab[None, :]

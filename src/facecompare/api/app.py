@@ -193,7 +193,8 @@ def create_app(
             del body
             engine: Engine = request.app.state.engine
             result = await run_in_worker(
-                lambda: engine.compare(req),
+                # both cores for this compare only when it is the only one admitted
+                lambda: engine.compare(req, side_by_side=admission.depth <= 1),
                 admission.limiter,
                 settings.request_timeout,
                 request,

@@ -163,7 +163,7 @@ def _detect_embed(engine: Engine, img: np.ndarray) -> tuple[np.ndarray, np.ndarr
     faces = engine.faces(img, 0)  # size rule bypassed: LFW faces are the subject
     if not faces:
         return None
-    landmarks = choose(faces, img.shape, "central").landmarks
+    landmarks = engine.alignment_points(img, choose(faces, img.shape, "central"))
     emb, norms = engine.embedder.embed([align(img, landmarks)])
     return landmarks, emb[0], float(norms[0])
 
@@ -190,7 +190,7 @@ def measure(
         "\n".join(
             [
                 engine.pack.digest,
-                _fingerprint("detect.py", "align.py", "embed.py"),
+                _fingerprint("detect.py", "landmarks.py", "align.py", "embed.py", "compare.py"),
                 str(DEGRADATION_VERSION),
                 family,
                 repr(level),

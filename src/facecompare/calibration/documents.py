@@ -22,6 +22,7 @@ import numpy as np
 from .. import synth_cards
 from ..compare import Engine
 from ..datasets import shared_dir
+from ..embed import similarity
 from ..evaluate import cache_dir, embed_one
 from . import DOCUMENT_PHOTO, default_path
 from .fit import InsufficientData, scenario_entry
@@ -37,7 +38,7 @@ class CardSet:
     layout: list[str]
     doc_found: np.ndarray  # N bools
     face_found: np.ndarray  # N bools
-    emb: np.ndarray  # N × 512 (zeros where no portrait)
+    emb: np.ndarray  # N × 2 × 512, plain and flip TTA (zeros where no portrait)
     seconds: np.ndarray  # N: document check + portrait, per card
 
 
@@ -62,6 +63,7 @@ _CARD_SOURCES = (
     "documents.py",
     "compare.py",
     "detect.py",
+    "landmarks.py",
     "align.py",
     "embed.py",
 )
@@ -82,7 +84,7 @@ def card_set(engine: Engine, half: str, n: int, lfw: Path, docs: Path, log=print
     plan = synth_cards.card_plan(lfw, half, n)
     people, rot, layout = [], np.zeros(len(plan), int), []
     doc_found, face_found = np.zeros(len(plan), bool), np.zeros(len(plan), bool)
-    emb, secs = np.zeros((len(plan), 512), np.float32), np.zeros(len(plan))
+    emb, secs = np.zeros((len(plan), 2, 512), np.float32), np.zeros(len(plan))
     start = time.time()
     for i, (person, source, seed) in enumerate(plan):
         card = synth_cards.render(lfw, docs, person, source, seed)
@@ -122,16 +124,14 @@ def selfie_set(engine: Engine, half: str, lfw: Path, log=print) -> SelfieSet:
     import cv2
 
     paths = selfie_paths(lfw, half)
-    key = "|".join(
-        [engine.pack.digest, _source_hash("detect.py", "align.py", "embed.py"), half, *paths]
-    )
+    key = "|".join([engine.pack.digest, _source_hash(*_CARD_SOURCES), half, *paths])
     cache = cache_dir() / f"selfies-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
     people = [p.split("/", 1)[0] for p in paths]
     if cache.exists():
         z = np.load(cache)
         return SelfieSet(paths, people, z["found"], z["emb"])
     found = np.zeros(len(paths), bool)
-    emb = np.zeros((len(paths), 512), np.float32)
+    emb = np.zeros((len(paths), 2, 512), np.float32)
     start = time.time()
     for i, p in enumerate(paths):
         e, _, _, _ = embed_one(engine, cv2.imread(str(lfw / "images" / p)), 0, "central")
@@ -144,14 +144,16 @@ def selfie_set(engine: Engine, half: str, lfw: Path, log=print) -> SelfieSet:
     return SelfieSet(paths, people, found, emb)
 
 
-def pair_scores(cards: CardSet, selfies: SelfieSet) -> tuple[np.ndarray, np.ndarray, int]:
+def pair_scores(
+    cards: CardSet, selfies: SelfieSet, band: tuple[float, float] | None
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Genuine and impostor cosines, card × selfie; cards without a portrait score −1 (a
     reject) in their genuine pairs and are left out of the impostor pairs. Also the number of
     genuine pairs lost that way."""
     cp = np.array(cards.people)
     sp = np.array(selfies.people)
     s_ok = selfies.found
-    sim = cards.emb @ selfies.emb[s_ok].T
+    sim = similarity(cards.emb, selfies.emb[s_ok], band)
     same = cp[:, None] == sp[s_ok][None, :]
     sim[~cards.face_found] = -1.0
     genuine = sim[same]
@@ -163,7 +165,7 @@ def pair_scores(cards: CardSet, selfies: SelfieSet) -> tuple[np.ndarray, np.ndar
 def scenario(engine: Engine, n_cards: int, lfw: Path, docs: Path, log=print) -> dict:
     cards = card_set(engine, "train", n_cards, lfw, docs, log)
     selfies = selfie_set(engine, "train", lfw, log)
-    genuine, impostor, lost = pair_scores(cards, selfies)
+    genuine, impostor, lost = pair_scores(cards, selfies, engine.flip_band)
     genuine = genuine[genuine > -1.0]  # thresholds from the pairs the server would score
     entry = scenario_entry(
         genuine,
