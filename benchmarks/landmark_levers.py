@@ -6,8 +6,10 @@ come from.
 Variants, all on the same first detection (the central face, LFW's label):
   scrfd        the detector's own 5 points (the server's pipeline)
   refine-R     SCRFD run a second time on a crop around the face, scaled so the face box is R px
-  lm106        the wheel's 2d106det model (192×192 crop), 5 points derived from its 106
-Each with and without flip test-time augmentation.
+  lm106-5      the wheel's 2d106det model (192×192 crop), 5 points derived from its 106 (the
+               server's pipeline since session 2, see facecompare.landmarks)
+  and mixes of these, a bicubic warp, a 106-point template fit.
+Each with and without flip test-time augmentation. ~14 min on 2 idle cores.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from facecompare.align import align
+from facecompare.align import ARCFACE_TEMPLATE, align, similarity_transform
 from facecompare.compare import Engine
 from facecompare.datasets import lfw_dir, lfw_pairs
 from facecompare.evaluate import choose, ten_fold
@@ -76,9 +78,7 @@ class Landmark106:
         return back(pred.astype(np.float64), m)
 
 
-# 106 → 5 points, found by nearest mean distance to SCRFD's points on LFW (printed by --map)
-EYE_L = [33, 34, 35, 36, 37, 39, 40, 41, 42]
-EYE_R = [87, 89, 90, 91, 92, 93, 94, 95, 96]
+
 
 
 def five_from_106(p: np.ndarray, idx: list[list[int]]) -> np.ndarray:
@@ -124,6 +124,7 @@ def main() -> None:
         # the eyes: the two nearest points sit at the same distance (pupil and eye centre)
         idx.append([int(i) for i in order[:2]] if k < 2 else [int(order[0])])
     variants = ["scrfd", "refine-128", "refine-192", "lm106-5", "mean(scrfd,lm106-5)"]
+    variants += ["lm106 eyes=contour mean", "mean(refine-192,lm106-5)"]
     for p in paths:
         five = five_from_106(lms[p]["lm106"], idx)
         lms[p]["lm106-5"] = five
@@ -131,15 +132,36 @@ def main() -> None:
         for v in ("refine-128", "refine-192"):
             if lms[p][v] is None:
                 lms[p][v] = lms[p]["scrfd"]
+        lms[p]["mean(refine-192,lm106-5)"] = (five + lms[p]["refine-192"]) / 2
+        contour = five.copy()
+        contour[0], contour[1] = lms[p]["lm106"][33:43].mean(0), lms[p]["lm106"][87:97].mean(0)
+        lms[p]["lm106 eyes=contour mean"] = contour
     for v in variants[1:]:
         dev = np.mean([np.linalg.norm(lms[p][v] - lms[p]["scrfd"], axis=1).mean() for p in paths])
         print(f"  mean |{v} - scrfd| = {dev:.2f} px")
+    # a 106-point template in the ArcFace frame (mean shape, no labels), fitted on the 73 inner
+    # points (eyes, brows, nose, mouth) instead of 5
+    inner = list(range(33, 106))
+    shapes = []
+    for p in paths:
+        m = similarity_transform(lms[p]["lm106-5"], ARCFACE_TEMPLATE)
+        shapes.append(lms[p]["lm106"] @ m[:, :2].T + m[:, 2])
+    template = np.mean(shapes, 0)[inner]
+
+    def crops_of(img: np.ndarray, path: str) -> list[np.ndarray]:
+        out = [align(img, lms[path][v]) for v in variants]
+        m = similarity_transform(lms[path]["lm106-5"], ARCFACE_TEMPLATE)
+        out.append(cv2.warpAffine(img, m, (112, 112), flags=cv2.INTER_CUBIC, borderValue=0))
+        m = similarity_transform(lms[path]["lm106"][inner], template)
+        out.append(cv2.warpAffine(img, m, (112, 112), flags=cv2.INTER_LINEAR, borderValue=0))
+        return out
+
+    variants += ["lm106-5, bicubic warp", "106-point template fit (73 inner points)"]
 
     def work(path: str) -> np.ndarray:
         img = cv2.imread(str(root / "images" / path), cv2.IMREAD_COLOR)
         crops = []
-        for v in variants:
-            c = align(img, lms[path][v])
+        for c in crops_of(img, path):
             crops += [c, cv2.flip(c, 1)]
         return engine.embedder.embed(crops)[0]
 
@@ -165,9 +187,6 @@ def main() -> None:
             acc = np.array(ten_fold(scores, labels, folds))
             name = v + (" + flip" if flip else "")
             print(f"  {name:32s} {acc.mean() * 100:.2f} % ± {acc.std() * 100:.2f}")
-    np.savez(
-        "/tmp/landmark_levers.npz", **{f"{p}|{k}": v for p in paths for k, v in lms[p].items()}
-    )
 
 
 if __name__ == "__main__":

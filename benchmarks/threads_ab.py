@@ -13,7 +13,7 @@ import time
 
 from facecompare.bench import peers
 from facecompare.bench.data import build_pairs
-from facecompare.bench.run import PAUSE_S, ours
+from facecompare.bench.run import PAUSE_S, PLAIN, ours
 from facecompare.config import Settings
 from facecompare.datasets import lfw_dir
 
@@ -29,9 +29,7 @@ def main() -> None:
         "ours, images one after the other": ours(Settings.from_env(image_threads=1, **one)),
         "ours, images side by side": ours(Settings.from_env(image_threads=2, **one)),
         "ours, 2 onnxruntime threads": ours(Settings.from_env(image_threads=1, intra_op_threads=2)),
-        "plain pipeline": ours(
-            Settings.from_env(image_threads=1, reduced_decode=False, det_size=640, **one)
-        ),
+        "plain pipeline": ours(Settings.from_env(**{**PLAIN, **one})),
         "FaceAnalysis (default modules)": peers.insightface_peer(None),
     }
     ready = {k: v for k, v in systems.items() if not isinstance(v, str)}

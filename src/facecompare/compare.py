@@ -14,7 +14,7 @@ from .align import align
 from .calibration import DOCUMENT_PHOTO, PHOTO_PHOTO, Calibration, default_path, load_calibration
 from .config import Settings
 from .detect import SCRFD, Face
-from .embed import ArcFaceEmbedder, flip_band, in_band, unit, with_flip
+from .embed import ArcFaceEmbedder, flip_band, in_band, similarity, with_flip
 from .errors import ErrorCode, FaceCompareError
 from .landmarks import Landmark106
 from .models import ModelPack, load_pack
@@ -96,9 +96,8 @@ class Engine:
         threads = settings.intra_op_threads
         self.detector = SCRFD(pack.session("detector", threads))
         # alignment points: the 106-point model's when the pack has it, else the detector's
-        self.landmarker = (
-            Landmark106(pack.session("landmarks", threads)) if "landmarks" in pack.files else None
-        )
+        refine = settings.refine_landmarks and "landmarks" in pack.files
+        self.landmarker = Landmark106(pack.session("landmarks", threads)) if refine else None
         self.embedder = ArcFaceEmbedder(pack.session("recognizer", threads))
         self.flip_band = flip_band(settings.flip_tta, settings.flip_low, settings.flip_high)
         # the two photos of a compare go through decode → detect → align → embed side by side
@@ -212,7 +211,7 @@ class Engine:
         jobs = [
             partial(work, d, h, p, reduce) for d, h, p in zip(datas, headers, PARAMS, strict=True)
         ]
-        if side_by_side and self._pool is not None:
+        if side_by_side and self._pool is not None:  # image1 on the pool, image2 here
             jobs[0] = self._pool.submit(jobs[0]).result
         results, errors = [], []
         for job in jobs:
@@ -275,9 +274,9 @@ class Engine:
 
         cos = float(np.dot(emb[0], emb[1]))
         flipped = bool(in_band(cos, self.flip_band))
-        if flipped:  # near a threshold: the flip-TTA score decides (embed.similarity)
-            tta = unit(emb + self._mirrored([f.crop for f in found], side_by_side))
-            cos = float(np.dot(tta[0], tta[1]))
+        if flipped:  # near a threshold: the mirrored crops too, scored by embed.similarity
+            faces = with_flip(emb, self._mirrored([f.crop for f in found], side_by_side))
+            cos = float(similarity(faces[:1], faces[1:], self.flip_band)[0, 0])
         scenario = DOCUMENT_PHOTO if any(docs) else PHOTO_PHOTO
         return CompareResult(
             cosine=cos,
