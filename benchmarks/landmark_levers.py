@@ -78,9 +78,6 @@ class Landmark106:
         return back(pred.astype(np.float64), m)
 
 
-
-
-
 def five_from_106(p: np.ndarray, idx: list[list[int]]) -> np.ndarray:
     return np.stack([p[i].mean(0) for i in idx])
 

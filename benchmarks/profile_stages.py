@@ -20,6 +20,7 @@ import numpy as np
 from facecompare import imaging
 from facecompare.align import align
 from facecompare.bench.data import build_pairs, jpeg
+from facecompare.bench.run import PLAIN
 from facecompare.compare import CompareRequest, Engine
 from facecompare.config import Settings
 from facecompare.datasets import lfw_dir
@@ -33,7 +34,9 @@ def cpu_ms(fn: Callable[[], object], n: int = 10) -> float:
     return (time.process_time() - t) / n * 1000
 
 
-def stages(data: bytes, other: bytes, fast: Engine, plain: Engine) -> dict[str, float]:
+def stages(
+    data: bytes, other: bytes, fast: Engine, slow: Engine, plain: Engine
+) -> dict[str, float]:
     text = base64.b64encode(data).decode()
     h = imaging.read_header(data, "image1")
     f = imaging.reduction(h, fast.settings.det_retry_size)
@@ -50,11 +53,14 @@ def stages(data: bytes, other: bytes, fast: Engine, plain: Engine) -> dict[str, 
         "detect (full-scale image, 640)": cpu_ms(lambda: plain.detector.detect(full, 640)),
         "detect (reduced image, 640)": cpu_ms(lambda: fast.detector.detect(small, 640)),
         "detect (reduced image, 480)": cpu_ms(lambda: fast.detector.detect(small, 480)),
+        "landmarks, 2d106det (PRelu as Relu)": cpu_ms(lambda: fast.alignment_points(small, face)),
+        "landmarks, 2d106det (original PRelu)": cpu_ms(lambda: slow.alignment_points(small, face)),
         "align (5-point similarity warp)": cpu_ms(lambda: align(small, face.landmarks)),
-        "embed one 112×112 crop": cpu_ms(lambda: fast.embed([crop])),
-        "embed two crops in one batch": cpu_ms(lambda: fast.embed([crop, crop])),
-        "compare, plain (full decode, detector 640)": cpu_ms(lambda: plain.compare(req), 5),
-        "compare, ours (defaults)": cpu_ms(lambda: fast.compare(req), 5),
+        "embed one 112×112 crop (PRelu as Relu)": cpu_ms(lambda: fast.embedder.embed([crop])),
+        "embed one 112×112 crop (original PRelu)": cpu_ms(lambda: slow.embedder.embed([crop])),
+        "embed two crops in one batch": cpu_ms(lambda: fast.embedder.embed([crop, crop])),
+        "compare, plain pipeline (bench.run.PLAIN)": cpu_ms(lambda: plain.compare(req), 5),
+        "compare, ours (defaults, one thread)": cpu_ms(lambda: fast.compare(req), 5),
     }
 
 
@@ -65,14 +71,15 @@ def main() -> None:
     args = ap.parse_args()
     one = {"intra_op_threads": 1, "image_threads": 1}
     fast = Engine.load(Settings.from_env(**one))
-    plain = Engine.load(Settings.from_env(reduced_decode=False, det_size=640, **one))
+    slow = Engine.load(Settings.from_env(fast_prelu=False, **one))
+    plain = Engine.load(Settings.from_env(**{**PLAIN, **one}))
     rows: dict[str, list[float]] = {}
     for p in build_pairs(lfw_dir(), args.pairs):
         data = p.a
         if args.size:
             img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
             data = jpeg(cv2.resize(img, tuple(args.size), interpolation=cv2.INTER_CUBIC))
-        for name, ms in stages(data, p.b, fast, plain).items():
+        for name, ms in stages(data, p.b, fast, slow, plain).items():
             rows.setdefault(name, []).append(ms)
     size = "x".join(map(str, args.size)) if args.size else "1280x960"
     print(f"CPU ms per stage, one thread, {args.pairs} phone-style pairs ({size}), mean")

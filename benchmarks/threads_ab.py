@@ -1,5 +1,6 @@
-"""Threads A/B, same run: our engine sequential, images side by side, 2 intra-op threads,
-the plain pipeline and FaceAnalysis (default modules), pair by pair, shuffled, with a pause.
+"""Speed A/B, same run: our engine sequential, images side by side, 2 intra-op threads, the
+detector at 320, flip always, the plain pipeline and FaceAnalysis (default modules), pair by
+pair, shuffled, with a pause.
 
     PYTHONPATH=src python benchmarks/threads_ab.py [--pairs 20] [--rounds 2]
 """
@@ -29,6 +30,15 @@ def main() -> None:
         "ours, images one after the other": ours(Settings.from_env(image_threads=1, **one)),
         "ours, images side by side": ours(Settings.from_env(image_threads=2, **one)),
         "ours, 2 onnxruntime threads": ours(Settings.from_env(image_threads=1, intra_op_threads=2)),
+        "ours, side by side, detector 320": ours(
+            Settings.from_env(image_threads=2, det_size=320, **one)
+        ),
+        "ours, side by side, flip always": ours(
+            Settings.from_env(image_threads=2, flip_tta="always", **one)
+        ),
+        "ours, side by side, SCRFD points": ours(
+            Settings.from_env(image_threads=2, refine_landmarks=False, **one)
+        ),
         "plain pipeline": ours(Settings.from_env(**{**PLAIN, **one})),
         "FaceAnalysis (default modules)": peers.insightface_peer(None),
     }

@@ -93,12 +93,12 @@ class Engine:
         self.pack = pack
         self.calibration = calibration
         self.settings = settings
-        threads = settings.intra_op_threads
-        self.detector = SCRFD(pack.session("detector", threads))
+        threads, fast = settings.intra_op_threads, settings.fast_prelu
+        self.detector = SCRFD(pack.session("detector", threads, fast))
         # alignment points: the 106-point model's when the pack has it, else the detector's
         refine = settings.refine_landmarks and "landmarks" in pack.files
-        self.landmarker = Landmark106(pack.session("landmarks", threads)) if refine else None
-        self.embedder = ArcFaceEmbedder(pack.session("recognizer", threads))
+        self.landmarker = Landmark106(pack.session("landmarks", threads, fast)) if refine else None
+        self.embedder = ArcFaceEmbedder(pack.session("recognizer", threads, fast))
         self.flip_band = flip_band(settings.flip_tta, settings.flip_low, settings.flip_high)
         # the two photos of a compare go through decode → detect → align → embed side by side
         self._pool = (
@@ -211,17 +211,20 @@ class Engine:
         jobs = [
             partial(work, d, h, p, reduce) for d, h, p in zip(datas, headers, PARAMS, strict=True)
         ]
-        if side_by_side and self._pool is not None:  # image1 on the pool, image2 here
+        order = [0, 1]
+        if side_by_side and self._pool is not None:  # image1 on the pool while image2 runs here
             jobs[0] = self._pool.submit(jobs[0]).result
-        results, errors = [], []
-        for job in jobs:
+            order = [1, 0]
+        results: list = [None, None]
+        errors: list[FaceCompareError | None] = [None, None]
+        for i in order:
             try:
-                results.append(job())
+                results[i] = jobs[i]()
             except FaceCompareError as err:
-                errors.append(err)
-                results.append(None)
-        if errors:
-            raise errors[0]
+                errors[i] = err
+        for err in errors:
+            if err is not None:
+                raise err
         for result, param in zip(results, PARAMS, strict=True):
             if result is None:
                 raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)

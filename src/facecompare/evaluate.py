@@ -41,7 +41,15 @@ def pipeline_fingerprint() -> str:
     """Hash of the pipeline's source, so cached embeddings are never reused across code changes."""
     pkg = Path(__file__).parent
     h = hashlib.sha256()
-    for name in ("detect.py", "landmarks.py", "align.py", "embed.py", "compare.py", "quality.py"):
+    for name in (
+        "detect.py",
+        "landmarks.py",
+        "align.py",
+        "embed.py",
+        "compare.py",
+        "quality.py",
+        "models/rewrite.py",
+    ):
         h.update((pkg / name).read_bytes())
     return h.hexdigest()[:12]
 

@@ -45,6 +45,7 @@ PLAIN: dict[str, object] = {
     "image_threads": 1,
     "refine_landmarks": False,
     "flip_tta": "off",
+    "fast_prelu": False,
 }
 
 

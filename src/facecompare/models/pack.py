@@ -14,6 +14,7 @@ from typing import Any
 import onnxruntime as ort
 
 from ..errors import ModelIntegrityError
+from .rewrite import prelu_as_relu
 
 DEFAULT_PACK = "vectron-mbf"
 
@@ -40,16 +41,20 @@ class ModelPack:
         joined = "".join(f"{r}:{f.sha256}" for r, f in sorted(self.files.items()))
         return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
-    def session(self, role: str, intra_op_threads: int = 1) -> ort.InferenceSession:
+    def session(
+        self, role: str, intra_op_threads: int = 1, fast_prelu: bool = True
+    ) -> ort.InferenceSession:
+        """An onnxruntime session of the verified file (``fast_prelu``: rewrite.prelu_as_relu)."""
+        model = verified_bytes(self.files[role])
+        if fast_prelu:
+            model = prelu_as_relu(model)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = intra_op_threads
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
-        return ort.InferenceSession(
-            verified_bytes(self.files[role]), sess_options=opts, providers=["CPUExecutionProvider"]
-        )
+        return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
 
     def info(self) -> dict[str, Any]:
         return {
