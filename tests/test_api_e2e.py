@@ -296,7 +296,7 @@ def test_health_ready_info(server):
     assert httpx.get(server.url + "/readyz").status_code == 200
     info = httpx.get(server.url + "/v1/info").json()
     assert "non-commercial" in info["model_pack"]["licence"]
-    assert set(info["model_pack"]["files"]) == {"detector", "recognizer"}
+    assert set(info["model_pack"]["files"]) == {"detector", "landmarks", "recognizer"}
     assert info["calibration"]["scenarios"]["photo-photo"]["err_01"] > 0
 
 

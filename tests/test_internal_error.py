@@ -19,7 +19,7 @@ BLANK = base64.b64encode(cv2.imencode(".jpg", np.zeros((480, 480, 3), np.uint8))
 
 
 def test_internal_error(tmp_path, caplog, engine):
-    def explode(req):
+    def explode(req, side_by_side=None):
         raise ZeroDivisionError("boom")
 
     broken = copy.copy(engine)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
+import onnx
 import pytest
 
 from conftest import lfw_image
 from facecompare.errors import ModelIntegrityError
+from facecompare.landmarks import INPUT, crop_matrix
 from facecompare.models import load_pack
-from facecompare.models.pack import package_dir, read_manifest
+from facecompare.models.pack import package_dir, read_manifest, verified_bytes
+from facecompare.models.rewrite import prelu_as_relu
 
 
 @pytest.mark.parametrize("name", ["Aaron_Peirsol", "Serena_Williams", "Tony_Blair"])
@@ -41,3 +45,28 @@ def test_every_pack_file_is_verified_including_the_landmark_model(tmp_path):
     (tmp_path / "2d106det.onnx").write_bytes(bytes(data))
     with pytest.raises(ModelIntegrityError, match="does not match the pinned"):
         load_pack(model_dir=tmp_path)
+
+
+@pytest.mark.parametrize("role", ["landmarks", "recognizer"])
+def test_prelu_rewrite_computes_the_same_function(engine, role):
+    """models/rewrite.py: PRelu → Relu/Mul/Add changes the graph, not the outputs."""
+    original = verified_bytes(engine.pack.files[role])
+    rewritten = prelu_as_relu(original)
+    ops = [n.op_type for n in onnx.load_from_string(rewritten).graph.node]
+    assert "PRelu" not in ops and "PRelu" in {
+        n.op_type for n in onnx.load_from_string(original).graph.node
+    }
+    img = lfw_image("Tony_Blair", 1)
+    face = engine.faces(img, 0)[0]
+    fast = engine.pack.session(role, 1, fast_prelu=True)
+    slow = engine.pack.session(role, 1, fast_prelu=False)
+    if role == "landmarks":
+        m = crop_matrix((face.box[:2] + face.box[2:]) / 2, INPUT / (face.width * 1.5), INPUT)
+        crop = cv2.warpAffine(img, m, (INPUT, INPUT))
+        blob = cv2.dnn.blobFromImage(crop, 1.0, (INPUT, INPUT), (0, 0, 0), swapRB=True)
+    else:
+        crop = engine.aligned(img, face)
+        blob = cv2.dnn.blobFromImages([crop], 1 / 127.5, (0, 0), (127.5, 127.5, 127.5), True)
+    name = fast.get_inputs()[0].name
+    a, b = fast.run(None, {name: blob})[0], slow.run(None, {name: blob})[0]
+    assert np.abs(a - b).max() <= 1e-4 * np.abs(b).max()

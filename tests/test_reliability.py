@@ -314,11 +314,11 @@ def test_worker_crash_answers_500_and_server_stays_up(tmp_path, caplog, engine, 
     calls = []
     real = engine.compare
 
-    def flaky(req):
+    def flaky(req, side_by_side=None):
         calls.append(1)
         if len(calls) == 1:
             raise exc("secret-detail")
-        return real(req)
+        return real(req, side_by_side)
 
     broken = copy.copy(engine)
     broken.compare = flaky  # type: ignore[method-assign]
