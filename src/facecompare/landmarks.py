@@ -3,7 +3,8 @@
 SCRFD-500M's own 5 points come from a detector head working at the detector's input scale;
 the 106-point model looks at a 192×192 crop of the face and places the points more precisely.
 Aligning on its points is worth +0.08 points of LFW 10-fold accuracy without flip
-test-time augmentation and +0.08 with it (docs/accuracy.md), for ~2.8 ms per face.
+test-time augmentation and +0.08 with it (docs/accuracy.md), for ~2.5 ms of CPU per face
+(with the PRelu rewrite of models/rewrite.py; 6.2 ms without).
 """
 
 from __future__ import annotations

@@ -61,7 +61,10 @@ def ours(settings: Settings) -> peers.Compare:
     return compare
 
 
-def time_pair(fn: peers.Compare, p: BenchPair, into: Timing, warm: bool = False) -> None:
+def time_pair(fn: peers.Compare, p: BenchPair, into: Timing, warm: bool = True) -> None:
+    """One timed compare, after an untimed one of the same system on the same pair: each system
+    is timed warm (its weights in the CPU caches, its buffers allocated), as it would run in a
+    process that does nothing else, while the interleaving still spreads the host's noise."""
     if warm:
         fn(p.a, p.b)  # first-run allocations and lazy set-up are not counted
     time.sleep(PAUSE_S)
@@ -111,8 +114,8 @@ def in_process(
             loaded[name, inputs] = fn
             timings[name, inputs] = Timing(name, inputs)
     # pair by pair, every system in turn, so the load of this shared machine hits all alike;
-    # the order is shuffled per pair and each timed call starts after a pause, so no system
-    # pays for the previous one's onnxruntime threads still spinning
+    # the order is shuffled per pair and each timed call starts after a warm-up call and a
+    # pause, so no system pays for the previous one's evicted caches or spinning threads
     rng = random.Random(0)
     for r in range(rounds):
         log(f"round {r + 1}/{rounds}")
@@ -120,7 +123,7 @@ def in_process(
             for i, p in enumerate(pairs):
                 for name, _, limit in rng.sample(systems, len(systems)):
                     if (name, inputs) in loaded and (limit is None or i < limit):
-                        time_pair(loaded[name, inputs], p, timings[name, inputs], warm=i == 0)
+                        time_pair(loaded[name, inputs], p, timings[name, inputs])
     return list(timings.values())
 
 

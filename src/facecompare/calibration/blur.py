@@ -190,7 +190,14 @@ def measure(
         "\n".join(
             [
                 engine.pack.digest,
-                _fingerprint("detect.py", "landmarks.py", "align.py", "embed.py", "compare.py"),
+                _fingerprint(
+                    "detect.py",
+                    "landmarks.py",
+                    "align.py",
+                    "embed.py",
+                    "compare.py",
+                    "models/rewrite.py",
+                ),
                 str(DEGRADATION_VERSION),
                 family,
                 repr(level),

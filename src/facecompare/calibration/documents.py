@@ -66,6 +66,7 @@ _CARD_SOURCES = (
     "landmarks.py",
     "align.py",
     "embed.py",
+    "models/rewrite.py",
 )
 
 
