@@ -37,21 +37,29 @@ def cache_dir() -> Path:
     return default_home() / "cache"
 
 
-def pipeline_fingerprint() -> str:
-    """Hash of the pipeline's source, so cached embeddings are never reused across code changes."""
+PIPELINE_SOURCES = (
+    "detect.py",
+    "landmarks.py",
+    "align.py",
+    "embed.py",
+    "compare.py",
+    "quality.py",
+    "models/rewrite.py",
+)
+
+
+def source_hash(*names: str) -> str:
+    """Hash of these package source files (paths relative to the package), for cache keys."""
     pkg = Path(__file__).parent
     h = hashlib.sha256()
-    for name in (
-        "detect.py",
-        "landmarks.py",
-        "align.py",
-        "embed.py",
-        "compare.py",
-        "quality.py",
-        "models/rewrite.py",
-    ):
+    for name in names:
         h.update((pkg / name).read_bytes())
     return h.hexdigest()[:12]
+
+
+def pipeline_fingerprint() -> str:
+    """Hash of the pipeline's source, so cached embeddings are never reused across code changes."""
+    return source_hash(*PIPELINE_SOURCES)
 
 
 Row = tuple[np.ndarray | None, np.ndarray, int, float]

@@ -29,7 +29,7 @@ from .. import quality
 from ..align import align
 from ..compare import Engine
 from ..datasets import identity, lfw_images
-from ..evaluate import cache_dir, choose
+from ..evaluate import cache_dir, choose, source_hash
 from . import PHOTO_PHOTO
 
 DEGRADATION_VERSION = 1
@@ -168,14 +168,6 @@ def _detect_embed(engine: Engine, img: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return landmarks, emb[0], float(norms[0])
 
 
-def _fingerprint(*names: str) -> str:
-    pkg = Path(__file__).parent.parent
-    h = hashlib.sha256()
-    for name in names:
-        h.update((pkg / name).read_bytes())
-    return h.hexdigest()[:12]
-
-
 def measure(
     engine: Engine,
     lfw_root: Path,
@@ -190,7 +182,7 @@ def measure(
         "\n".join(
             [
                 engine.pack.digest,
-                _fingerprint(
+                source_hash(
                     "detect.py",
                     "landmarks.py",
                     "align.py",
@@ -208,7 +200,7 @@ def measure(
         ).encode()
     ).hexdigest()[:20]
     cache = cache_dir() / f"blurdet-{engine.pack.digest}-{key}.npz"
-    score_cache = cache_dir() / f"blurscore-{key}-{_fingerprint('quality.py')}.npz"
+    score_cache = cache_dir() / f"blurscore-{key}-{source_hash('quality.py')}.npz"
 
     def sent(i: int) -> np.ndarray:
         native = cv2.imread(str(lfw_root / "images" / paths[i]), cv2.IMREAD_COLOR)

@@ -23,7 +23,7 @@ from .. import synth_cards
 from ..compare import Engine
 from ..datasets import shared_dir
 from ..embed import similarity
-from ..evaluate import cache_dir, embed_one
+from ..evaluate import cache_dir, embed_one, source_hash
 from . import DOCUMENT_PHOTO, default_path
 from .fit import InsufficientData, scenario_entry
 from .lfw import write
@@ -50,14 +50,6 @@ class SelfieSet:
     emb: np.ndarray
 
 
-def _source_hash(*names: str) -> str:
-    pkg = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    for n in names:
-        h.update((pkg / n).read_bytes())
-    return h.hexdigest()[:12]
-
-
 _CARD_SOURCES = (
     "synth_cards.py",
     "documents.py",
@@ -73,7 +65,7 @@ _CARD_SOURCES = (
 def card_set(engine: Engine, half: str, n: int, lfw: Path, docs: Path, log=print) -> CardSet:
     """Render and process ``n`` cards of a half (cached by code, model pack and settings)."""
     key = "|".join(
-        [engine.pack.digest, _source_hash(*_CARD_SOURCES), half, str(n), str(engine.settings)]
+        [engine.pack.digest, source_hash(*_CARD_SOURCES), half, str(n), str(engine.settings)]
     )
     cache = cache_dir() / f"cards-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
     if cache.exists():
@@ -125,7 +117,7 @@ def selfie_set(engine: Engine, half: str, lfw: Path, log=print) -> SelfieSet:
     import cv2
 
     paths = selfie_paths(lfw, half)
-    key = "|".join([engine.pack.digest, _source_hash(*_CARD_SOURCES), half, *paths])
+    key = "|".join([engine.pack.digest, source_hash(*_CARD_SOURCES), half, *paths])
     cache = cache_dir() / f"selfies-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
     people = [p.split("/", 1)[0] for p in paths]
     if cache.exists():
