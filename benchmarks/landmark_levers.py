@@ -145,8 +145,10 @@ def main() -> None:
         shapes.append(lms[p]["lm106"] @ m[:, :2].T + m[:, 2])
     template = np.mean(shapes, 0)[inner]
 
+    point_sets = list(variants)  # aligned with the linear warp on their 5 points
+
     def crops_of(img: np.ndarray, path: str) -> list[np.ndarray]:
-        out = [align(img, lms[path][v]) for v in variants]
+        out = [align(img, lms[path][v]) for v in point_sets]
         m = similarity_transform(lms[path]["lm106-5"], ARCFACE_TEMPLATE)
         out.append(cv2.warpAffine(img, m, (112, 112), flags=cv2.INTER_CUBIC, borderValue=0))
         m = similarity_transform(lms[path]["lm106"][inner], template)

@@ -177,7 +177,9 @@ class WorkerCrashed(RuntimeError):
     """An inference job ended with a non-``Exception`` (e.g. ``SystemExit``) in its thread."""
 
 
-def return_big_buffers_to_os(threshold: int = 4 << 20, trim: int = 32 << 20) -> bool:
+def return_big_buffers_to_os(
+    threshold: int = 4 << 20, trim: int = 32 << 20, arenas: int = 2
+) -> bool:
     """Have glibc serve allocations of ``threshold`` bytes or more (request bodies and their
     base64 strings, decoded photos over 4 MB) with their own mappings, returned to the OS when
     freed, and keep up to ``trim`` bytes free at the top of the heap.
@@ -188,15 +190,18 @@ def return_big_buffers_to_os(threshold: int = 4 << 20, trim: int = 32 << 20) -> 
     tuning of both: a 256 KB threshold with the default 128 KB trim made every compare map,
     fault in and unmap its decode and tensor buffers, +15 ms on a 43 ms compare of two
     1280×960 JPEGs (measured in-process, same run); at 4 MB / 32 MB the cost is nil.
+    At most ``arenas`` malloc arenas: glibc gives each busy thread its own (up to 8 × cores),
+    each keeping its freed memory; the event loop, two request workers, the image thread and
+    onnxruntime's buffers then hold ~55 MB more after a load run (benchmarks/loadrun.py: 488
+    vs 432 MB) for no measured speed (39.4 vs 39.5 compares/s at concurrency 4).
     A no-op (False) where the C library is not glibc."""
     import ctypes
     import ctypes.util
 
-    m_trim_threshold, m_mmap_threshold = -1, -3
+    m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(m_mmap_threshold, threshold)) and bool(
-            libc.mallopt(m_trim_threshold, trim)
-        )
+        settings = ((m_mmap_threshold, threshold), (m_trim_threshold, trim), (m_arena_max, arenas))
+        return all(bool(libc.mallopt(param, value)) for param, value in settings)
     except (OSError, AttributeError):
         return False
