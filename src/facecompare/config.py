@@ -61,6 +61,7 @@ class Settings:
     body_timeout: float = 15.0  # seconds to receive a body (it holds a queue slot meanwhile)
     cors_origins: str = ""  # comma-separated allowed origins; empty: CORS off
     debug_requests: bool = False  # log per-request metadata (never images, embeddings or keys)
+    malloc_arenas: int = 2  # glibc malloc arenas (api/limits.return_big_buffers_to_os); 0: default
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -93,7 +93,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log_to_stderr()
-        return_big_buffers_to_os()
+        return_big_buffers_to_os(arenas=settings.malloc_arenas)
         app.state.keys = open_key_store(settings.keys_db)  # ecosystem: SQLite or PostgreSQL
         app.state.engine = engine or await anyio.to_thread.run_sync(engine_factory, settings)
         log.info("ready: model pack %s", app.state.engine.pack.digest)

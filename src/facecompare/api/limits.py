@@ -201,7 +201,9 @@ def return_big_buffers_to_os(
     m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        settings = ((m_mmap_threshold, threshold), (m_trim_threshold, trim), (m_arena_max, arenas))
+        settings = [(m_mmap_threshold, threshold), (m_trim_threshold, trim)]
+        if arenas > 0:  # 0: glibc's default (8 per core)
+            settings.append((m_arena_max, arenas))
         return all(bool(libc.mallopt(param, value)) for param, value in settings)
     except (OSError, AttributeError):
         return False
