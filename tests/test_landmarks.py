@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import onnx
 import pytest
 
 from conftest import lfw_image
 from facecompare.errors import ModelIntegrityError
-from facecompare.landmarks import INPUT, crop_matrix
 from facecompare.models import load_pack
 from facecompare.models.pack import package_dir, read_manifest, verified_bytes
 from facecompare.models.rewrite import prelu_as_relu
@@ -61,12 +59,9 @@ def test_prelu_rewrite_computes_the_same_function(engine, role):
     fast = engine.pack.session(role, 1, fast_prelu=True)
     slow = engine.pack.session(role, 1, fast_prelu=False)
     if role == "landmarks":
-        m = crop_matrix((face.box[:2] + face.box[2:]) / 2, INPUT / (face.width * 1.5), INPUT)
-        crop = cv2.warpAffine(img, m, (INPUT, INPUT))
-        blob = cv2.dnn.blobFromImage(crop, 1.0, (INPUT, INPUT), (0, 0, 0), swapRB=True)
+        blob, _ = engine.landmarker.blob(img, face.box)
     else:
-        crop = engine.aligned(img, face)
-        blob = cv2.dnn.blobFromImages([crop], 1 / 127.5, (0, 0), (127.5, 127.5, 127.5), True)
+        blob = engine.embedder.blob([engine.aligned(img, face)])
     name = fast.get_inputs()[0].name
     a, b = fast.run(None, {name: blob})[0], slow.run(None, {name: blob})[0]
     assert np.abs(a - b).max() <= 1e-4 * np.abs(b).max()

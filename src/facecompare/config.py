@@ -43,10 +43,10 @@ class Settings:
     det_retry_size: int = 640
     reduced_decode: bool = True
     align_min_face: int = 112
-    # 2: the two photos of a compare may run side by side, each on its own core, whenever no
-    # other compare is running (docs/performance.md: threads); 1: always one after the other
     # PRelu rewritten as Relu/Mul/Add in memory (models/rewrite.py): same function, 2× faster
     fast_prelu: bool = True
+    # 2: the two photos of a compare may run side by side, each on its own core, whenever no
+    # other compare is running (docs/performance.md: threads); 1: always one after the other
     image_threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     max_body_bytes: int = 25 * 1024 * 1024
     workers: int = 2  # inference threads

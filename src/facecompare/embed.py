@@ -15,11 +15,14 @@ class ArcFaceEmbedder:
         self.session = session
         self.input_name = session.get_inputs()[0].name
 
+    @staticmethod
+    def blob(crops: list[np.ndarray]) -> np.ndarray:
+        """The network input: BGR → RGB, (x - 127.5) / 127.5, NHWC → NCHW float32, one pass."""
+        return cv2.dnn.blobFromImages(crops, 1 / 127.5, (0, 0), (127.5, 127.5, 127.5), True)
+
     def raw(self, crops: list[np.ndarray]) -> np.ndarray:
         """Unnormalised embeddings of BGR crops, one row each, in one batch."""
-        # one pass: BGR → RGB, (x - 127.5) / 127.5, NHWC → NCHW float32
-        blob = cv2.dnn.blobFromImages(crops, 1 / 127.5, (0, 0), (127.5, 127.5, 127.5), True)
-        return self.session.run(None, {self.input_name: blob})[0]
+        return self.session.run(None, {self.input_name: self.blob(crops)})[0]
 
     def embed(self, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """L2-normalised embeddings and their norms (a face-quality signal)."""

@@ -37,14 +37,19 @@ class Landmark106:
         self.session = session
         self.input_name = session.get_inputs()[0].name
 
-    def points(self, img: np.ndarray, box: np.ndarray) -> np.ndarray:
-        """106 × 2 landmarks of the face in ``box`` (x1, y1, x2, y2), in ``img`` pixels."""
+    def blob(self, img: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The network input for the face in ``box`` (x1, y1, x2, y2), and the 2×3 matrix from
+        ``img`` to the crop."""
         box = np.asarray(box, np.float64)
         center = (box[:2] + box[2:]) / 2
         side = max(box[2] - box[0], box[3] - box[1], 1.0)
         m = crop_matrix(center, INPUT / (side * 1.5), INPUT)
         crop = cv2.warpAffine(img, m, (INPUT, INPUT), flags=cv2.INTER_LINEAR, borderValue=0)
-        blob = cv2.dnn.blobFromImage(crop, 1.0, (INPUT, INPUT), (0, 0, 0), swapRB=True)
+        return cv2.dnn.blobFromImage(crop, 1.0, (INPUT, INPUT), (0, 0, 0), swapRB=True), m
+
+    def points(self, img: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """106 × 2 landmarks of the face in ``box`` (x1, y1, x2, y2), in ``img`` pixels."""
+        blob, m = self.blob(img, box)
         pred = self.session.run(None, {self.input_name: blob})[0][0].reshape(-1, 2)
         pts = (pred.astype(np.float64) + 1) * (INPUT / 2)
         inv = cv2.invertAffineTransform(m)
