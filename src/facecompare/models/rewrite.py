@@ -1,10 +1,10 @@
 """Exact, in-memory rewrites of a verified ONNX graph that make onnxruntime faster on a CPU.
 
 ``PRelu(x, s)`` becomes ``s·x + (1 − s)·Relu(x)``: the same function (outputs differ by float
-rounding, ~1e-6 relative), but onnxruntime's CPU PRelu kernel branches on the sign of every
-element, and its cost depends on the data (the 106-point model runs 2.3 ms on constant input and
-5.5 ms on a real face crop), while Relu, Mul and Add are vectorised and fused. Measured on one
-core (docs/performance.md): MobileFaceNet 11.3 → 5.8 ms, 2d106det 5.7 → 1.5 ms per face.
+rounding, < 1e-6 relative), but onnxruntime's CPU PRelu kernel is slow on mixed-sign data (the
+106-point model runs 2.3 ms on a constant input and 5.0 ms on a real face crop), while Relu,
+Mul and Add are vectorised and fused. One core, real face crops
+(benchmarks/prelu_rewrite.py): MobileFaceNet 9.9 → 5.5 ms, 2d106det 5.0 → 1.4 ms.
 
 The file on disk is never changed: its SHA-256 is verified first (models/pack.py), and the
 rewrite is a pure function of those bytes.
