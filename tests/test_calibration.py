@@ -86,7 +86,7 @@ def test_changing_the_file_changes_the_answer(tmp_path, engine):
     data = json.loads(default_path(pack.name).read_text())
     data["mapping"]["center"] -= 0.05
     for t in data["scenarios"]["photo-photo"]["thresholds"].values():
-        t["cosine"] += 0.1
+        t["score"] += 0.1
     path = tmp_path / "cal.json"
     path.write_text(json.dumps(data))
     other = Engine(pack, load_calibration(path, pack.digest), engine.settings)

@@ -42,6 +42,7 @@ def test_a_face_like_the_cohort_needs_a_higher_cosine():
     others = unit(rng.normal(size=(200, 16)))
     scorer = Scorer(Cohort(np.vstack([crowd, others]).astype(np.float32), 20))
     a1, b1 = unit(centre + 0.3 * rng.normal(size=16)), None
+
     # b1: a vector at a fixed cosine 0.4 to a1
     def at_cosine(a: np.ndarray, c: float) -> np.ndarray:
         r = unit(rng.normal(size=a.size) - a * (a @ rng.normal(size=a.size)))
@@ -80,16 +81,66 @@ def test_cohort_with_another_hash_is_refused(tmp_path, engine):
     from facecompare.calibration import CalibrationError, load_calibration
     from facecompare.compare import scorer_for
 
-    cal = engine.calibrated
-    if cal.scoring["kind"] != "as-norm":
-        pytest.skip("the shipped calibration does not use a cohort")
-    data = json.loads(cal.path.read_text())
-    src = cal.cohort_path()
-    (tmp_path / src.name).write_bytes(src.read_bytes() + b"x")
+    rng = np.random.default_rng(4)
+    Cohort(unit(rng.normal(size=(40, 512))).astype(np.float32), 10).save(tmp_path / "c.npz")
+    data = json.loads(engine.calibrated.path.read_text())
+    data["scoring"] = {
+        "kind": "as-norm",
+        "cohort": {"file": "c.npz", "sha256": hashlib.sha256(b"another file").hexdigest()},
+    }
     (tmp_path / "cal.json").write_text(json.dumps(data))
     other = load_calibration(tmp_path / "cal.json", engine.pack.digest)
     with pytest.raises(CalibrationError, match="SHA-256"):
         scorer_for(other, engine.settings)
+    data["scoring"]["cohort"]["sha256"] = hashlib.sha256(
+        (tmp_path / "c.npz").read_bytes()
+    ).hexdigest()
+    (tmp_path / "cal.json").write_text(json.dumps(data))
+    scorer = scorer_for(
+        load_calibration(tmp_path / "cal.json", engine.pack.digest), engine.settings
+    )
+    assert scorer.cohort is not None and scorer.cohort.top_k == 10
+
+
+def test_operator_calibration_refuses_what_its_data_cannot_support(tmp_path, engine):
+    """faces94 as an operator's population: 18 people give 40,256 impostor pairs, enough for
+    err_01 only; the stricter levels come from the shipped file, and the server loads it."""
+    import subprocess
+    import sys
+
+    from facecompare.calibration import load_calibration
+    from facecompare.compare import CompareRequest, Engine
+
+    folder = need(SHARED / "datasets" / "faces94")
+    out = tmp_path / "cal.json"
+    cmd = [
+        sys.executable,
+        "-m",
+        "facecompare",
+        "calibrate",
+        "--population",
+        str(folder),
+        "--upscale",
+        "540",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "validation skipped" in done.stdout and "err_001: FAR 0.0001 needs" in done.stdout
+    cal = load_calibration(out, engine.pack.digest)
+    rows = cal.data["scenarios"]["photo-photo"]["thresholds"]
+    sources = cal.data["scenarios"]["photo-photo"]["data"]["threshold_sources"]
+    assert sources["err_01"] == "operator data"
+    assert sources["err_001"].startswith("shipped") and sources["err_0001"].startswith("shipped")
+    assert rows["err_01"]["per_population"]["faces94"]["false_accepts"] <= 40
+    t = cal.threshold_scores("photo-photo")
+    assert t["err_01"] < t["err_001"] < t["err_0001"]
+    other = Engine(engine.pack, cal, engine.settings)
+    img = cv2.imread(str(next(iter(sorted(folder.glob("*/*.jpg"))))))
+    big = cv2.imencode(".jpg", cv2.resize(img, (540, 600)))[1].tobytes()
+    r = other.compare(CompareRequest(big, big, blur_detection=True))
+    assert r.thresholds == other.calibrated.thresholds("photo-photo")
 
 
 @pytest.fixture(scope="module")

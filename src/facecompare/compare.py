@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -11,13 +12,21 @@ import numpy as np
 
 from . import documents, imaging, quality
 from .align import align
-from .calibration import DOCUMENT_PHOTO, PHOTO_PHOTO, Calibration, default_path, load_calibration
+from .calibration import (
+    DOCUMENT_PHOTO,
+    PHOTO_PHOTO,
+    Calibration,
+    CalibrationError,
+    default_path,
+    load_calibration,
+)
 from .config import Settings
 from .detect import SCRFD, Face
-from .embed import ArcFaceEmbedder, flip_band, in_band, similarity, with_flip
+from .embed import ArcFaceEmbedder, flip_band, with_flip
 from .errors import ErrorCode, FaceCompareError
 from .landmarks import Landmark106
 from .models import ModelPack, load_pack
+from .scoring import Cohort, Scorer
 
 PARAMS = ("image1", "image2")
 # documents (issue 6): right-angle turns tried for the portrait, and their inverse on points
@@ -25,6 +34,7 @@ _LANDSCAPE = (None, cv2.ROTATE_180)
 _SIDEWAYS = (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE)
 _TURN_MIN_LINES = 2  # text lines that justify looking for a turned portrait during detection
 _UPRIGHT_NORM = 19.0  # feature norm of a clearly upright portrait: no need to try more turns
+_MARGIN = (127, 127, 127)  # the grey frame of the border retry (Engine.faces)
 
 
 def _upright(face: Face) -> bool:
@@ -57,6 +67,24 @@ def _unrotate(face: Face, rot: int | None, shape: tuple[int, ...], offset: tuple
 # -- end documents
 
 
+def scorer_for(calibration: Calibration | None, settings: Settings) -> Scorer:
+    """The calibration's scorer: AS-norm against its cohort file or the plain cosine, with flip
+    TTA inside the calibration's uncertain band (``flip_tta``: ``off`` never, ``always``)."""
+    scoring = calibration.scoring if calibration is not None else {"kind": "cosine"}
+    cohort = None
+    if scoring["kind"] == "as-norm":
+        assert calibration is not None
+        path = calibration.cohort_path()
+        expected = scoring["cohort"].get("sha256")
+        if path is None or not path.is_file():
+            raise CalibrationError(f"cohort file missing: {path}")
+        if expected and hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+            raise CalibrationError(f"refusing cohort file {path}: SHA-256 does not match")
+        cohort = Cohort.load(path)
+    low, high = scoring.get("flip_band", (settings.flip_low, settings.flip_high))
+    return Scorer(cohort, flip_band(settings.flip_tta, float(low), float(high)))
+
+
 @dataclass(frozen=True)
 class CompareRequest:
     image1: str | bytes
@@ -75,7 +103,8 @@ class FoundFace:
 
 @dataclass(frozen=True)
 class CompareResult:
-    cosine: float
+    cosine: float  # of the embeddings scored (flip-TTA ones when flipped)
+    score: float  # the calibrated score: AS-norm against the cohort, or the cosine
     confidence: float
     thresholds: dict[str, float]
     scenario: str
@@ -99,7 +128,8 @@ class Engine:
         refine = settings.refine_landmarks and "landmarks" in pack.files
         self.landmarker = Landmark106(pack.session("landmarks", threads, fast)) if refine else None
         self.embedder = ArcFaceEmbedder(pack.session("recognizer", threads, fast))
-        self.flip_band = flip_band(settings.flip_tta, settings.flip_low, settings.flip_high)
+        self.scorer = scorer_for(calibration, settings)
+        self.flip_band = self.scorer.band
         # the two photos of a compare go through decode → detect → align → embed side by side
         self._pool = (
             ThreadPoolExecutor(settings.image_threads, "facecompare-image")
@@ -138,7 +168,16 @@ class Engine:
             faces = sorted((f for f in found if f.min_side >= min_face), key=lambda f: -f.area)
             if faces:
                 return faces
-        return []
+        if s.border_margin <= 0:
+            return []
+        # A face that fills the frame (a close-up selfie, a tight portrait) touches the border
+        # and is too large for the detector's anchors: look again with a grey margin around the
+        # image, at the larger input, and map the faces back (boxes may overhang the image).
+        pad = round(s.border_margin * max(img.shape[:2]))
+        framed = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=_MARGIN)
+        found = self.detector.detect(framed, max(sizes), s.det_threshold)
+        shifted = (f.shifted(-pad, -pad) for f in found)
+        return sorted((f for f in shifted if f.min_side >= min_face), key=lambda f: -f.area)
 
     def alignment_points(self, img: np.ndarray, face: Face) -> np.ndarray:
         """The 5 points a face is aligned on, in ``img`` pixels (``face`` found in ``img``)."""
@@ -275,15 +314,16 @@ class Engine:
         if req.blur_detection:  # after detection: a blurred faceless image is CAN_NOT_DETECT_FACE
             self._check_blur(found, norms)
 
-        cos = float(np.dot(emb[0], emb[1]))
-        flipped = bool(in_band(cos, self.flip_band))
-        if flipped:  # near a threshold: the mirrored crops too, scored by embed.similarity
-            faces = with_flip(emb, self._mirrored([f.crop for f in found], side_by_side))
-            cos = float(similarity(faces[:1], faces[1:], self.flip_band)[0, 0])
+        score = self.scorer.single(emb[0], emb[1])
+        flipped = self.scorer.uncertain(score)
+        if flipped:  # near a threshold: the mirrored crops too (the flip-TTA view)
+            emb = with_flip(emb, self._mirrored([f.crop for f in found], side_by_side))[:, 1]
+            score = self.scorer.single(emb[0], emb[1])
         scenario = DOCUMENT_PHOTO if any(docs) else PHOTO_PHOTO
         return CompareResult(
-            cosine=cos,
-            confidence=self.calibrated.confidence(cos),
+            cosine=float(np.dot(emb[0], emb[1])),
+            score=score,
+            confidence=self.calibrated.confidence(score),
             thresholds=self.calibrated.thresholds(scenario),
             scenario=scenario,
             face1=found[0].face,

@@ -41,6 +41,9 @@ class Settings:
     # nothing qualifies at det_size; JPEGs decoded at reduced scale (never below det_size);
     # the face is aligned from the reduced image when its box is at least align_min_face there.
     det_retry_size: int = 640
+    # when nothing qualifies: one more pass with a grey frame of this fraction of the longer
+    # side on every side, for faces that fill the frame and touch its border (0: off)
+    border_margin: float = 0.5
     reduced_decode: bool = True
     align_min_face: int = 112
     # PRelu rewritten as Relu/Mul/Add in memory (models/rewrite.py): same function, 2× faster

@@ -40,6 +40,11 @@ class Face:
             return self
         return Face(self.box * factor, self.score, self.landmarks * factor)
 
+    def shifted(self, dx: float, dy: float) -> Face:
+        """The same face with its coordinates moved by (dx, dy)."""
+        d = np.array([dx, dy], np.float32)
+        return Face(self.box + np.tile(d, 2), self.score, self.landmarks + d)
+
     def as_dict(self) -> dict[str, float]:
         x1, y1 = float(self.box[0]), float(self.box[1])
         return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from .compare import Engine
 from .config import default_home
 from .datasets import Pair
 from .detect import Face
-from .embed import similarity
+from .scoring import Scorer
 
 
 @dataclass
@@ -27,7 +28,7 @@ class EmbeddingSet:
     boxes: np.ndarray  # N × 4 (x1, y1, x2, y2) of the face used
     n_faces: np.ndarray  # N: faces the detector returned
     sharpness: np.ndarray  # N: quality.sharpness of the aligned crop
-    band: tuple[float, float] | None = None  # where scores use flip TTA (embed.similarity)
+    scorer: Scorer = Scorer()  # how two faces are scored (the engine's: cohort, flip band)
 
     def index(self) -> dict[str, int]:
         return {p: i for i, p in enumerate(self.paths)}
@@ -42,10 +43,12 @@ PIPELINE_SOURCES = (
     "landmarks.py",
     "align.py",
     "embed.py",
-    "compare.py",
     "quality.py",
     "models/rewrite.py",
 )
+# the Engine's stages that an embedding goes through (the rest of compare.py does not change
+# an embedding: keying on these alone keeps caches valid across changes to the use case)
+ENGINE_STAGES = ("faces", "alignment_points", "aligned", "embed")
 
 
 def source_hash(*names: str) -> str:
@@ -59,7 +62,8 @@ def source_hash(*names: str) -> str:
 
 def pipeline_fingerprint() -> str:
     """Hash of the pipeline's source, so cached embeddings are never reused across code changes."""
-    return source_hash(*PIPELINE_SOURCES)
+    stages = "".join(inspect.getsource(getattr(Engine, name)) for name in ENGINE_STAGES)
+    return hashlib.sha256((source_hash(*PIPELINE_SOURCES) + stages).encode()).hexdigest()[:12]
 
 
 Row = tuple[np.ndarray | None, np.ndarray, int, float]
@@ -110,6 +114,7 @@ def embed_images(
                 pipeline_fingerprint(),
                 str(engine.settings.det_size),
                 str(engine.settings.det_threshold),
+                str(engine.settings.border_margin),
                 "plain+tta",
                 str(min_face),
                 choice,
@@ -123,7 +128,7 @@ def embed_images(
     if cache.exists():
         z = np.load(cache)
         return EmbeddingSet(
-            paths, z["emb"], z["found"], z["boxes"], z["n_faces"], z["sharpness"], engine.flip_band
+            paths, z["emb"], z["found"], z["boxes"], z["n_faces"], z["sharpness"], engine.scorer
         )
 
     def work(p: str) -> Row:
@@ -147,7 +152,7 @@ def embed_images(
                 progress(i + 1)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, emb=emb, found=found, boxes=boxes, n_faces=n_faces, sharpness=sharp)
-    return EmbeddingSet(paths, emb, found, boxes, n_faces, sharp, engine.flip_band)
+    return EmbeddingSet(paths, emb, found, boxes, n_faces, sharp, engine.scorer)
 
 
 def pair_scores(
@@ -162,7 +167,7 @@ def pair_scores(
             lost.append(p)
             scores.append(-1.0)  # a lost pair counts as "different": it costs accuracy
         else:
-            scores.append(float(similarity(es.emb[i : i + 1], es.emb[j : j + 1], es.band)[0, 0]))
+            scores.append(float(es.scorer.matrix(es.emb[i : i + 1], es.emb[j : j + 1])[0, 0]))
         labels.append(p.same)
     return np.array(scores), np.array(labels), lost
 
@@ -196,11 +201,13 @@ def all_pairs(es: EmbeddingSet, ids: list[str], block: int = 2048) -> tuple[np.n
     """Genuine and impostor scores over every pair of distinct images with a face."""
     keep = np.where(es.found)[0]
     emb = es.emb[keep]
+    stats = es.scorer.stats(emb)
     lab = np.unique(np.array(ids)[keep], return_inverse=True)[1]
     genuine, impostor = [], []
     n = len(keep)
     for s in range(0, n, block):
-        sim = similarity(emb[s : s + block], emb, es.band)
+        rows_stats = None if stats is None else stats[s : s + block]
+        sim = es.scorer.matrix(emb[s : s + block], emb, rows_stats, stats)
         rows = np.arange(s, min(n, s + block))
         upper = np.arange(n)[None, :] > rows[:, None]
         same = lab[rows][:, None] == lab[None, :]

@@ -33,7 +33,7 @@ def subset(es: EmbeddingSet, keep: np.ndarray) -> EmbeddingSet:
         es.boxes[keep],
         es.n_faces[keep],
         es.sharpness[keep],
-        es.band,
+        es.scorer,
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 THRESHOLD_FARS: dict[str, float] = {"err_01": 1e-3, "err_001": 1e-4, "err_0001": 1e-5}
 PHOTO_PHOTO = "photo-photo"
 DOCUMENT_PHOTO = "document-photo"
+SCORING_KINDS = ("cosine", "as-norm")
 
 
 class CalibrationError(RuntimeError):
@@ -57,15 +58,31 @@ class Calibration:
     def confidence(self, cosine: float) -> float:
         return round(self.mapping(cosine), 2)
 
-    def threshold_cosines(self, scenario: str) -> dict[str, float]:
+    def threshold_scores(self, scenario: str) -> dict[str, float]:
+        """Thresholds of a scenario in score units (the scorer's: AS-norm or cosine)."""
         entry = self.data["scenarios"].get(scenario) or self.data["scenarios"][PHOTO_PHOTO]
-        return {name: float(t["cosine"]) for name, t in entry["thresholds"].items()}
+        rows = entry["thresholds"].items()
+        return {name: float(t.get("score", t.get("cosine"))) for name, t in rows}
+
+    threshold_cosines = threshold_scores  # files of format 1 held cosines only
 
     def thresholds(self, scenario: str) -> dict[str, float]:
         """Thresholds of a scenario on the confidence scale, 2 decimals (falls back to photo-photo
         while a scenario has no calibration of its own)."""
-        cos = self.threshold_cosines(scenario)
+        cos = self.threshold_scores(scenario)
         return {name: self.confidence(cos[name]) for name in THRESHOLD_FARS if name in cos}
+
+    @property
+    def scoring(self) -> dict[str, Any]:
+        """How a pair is scored: ``{"kind": "cosine"}`` or AS-norm against a cohort file."""
+        return self.data.get("scoring") or {"kind": "cosine"}
+
+    def cohort_path(self) -> Path | None:
+        name = self.scoring.get("cohort", {}).get("file")
+        if not name:
+            return None
+        base = self.path.parent if self.path is not None else Path(".")
+        return (base / name).resolve()
 
     def section(self, name: str) -> dict[str, Any] | None:
         return self.data.get(name)
@@ -87,6 +104,9 @@ def load_calibration(path: Path, pack_digest: str | None = None) -> Calibration:
         ) from None
     except (KeyError, TypeError, ValueError) as exc:
         raise CalibrationError(f"calibration file {path} is malformed: {exc!r}") from None
+    kind = (data.get("scoring") or {"kind": "cosine"}).get("kind")
+    if kind not in SCORING_KINDS:
+        raise CalibrationError(f"calibration file {path}: unknown scoring kind {kind!r}")
     if pack_digest is not None and data["model_pack"].get("digest") != pack_digest:
         raise CalibrationError(
             f"calibration file {path} was made for model pack {data['model_pack'].get('digest')}, "

@@ -68,19 +68,49 @@ def strictest(
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Per FAR level, the highest of the populations' thresholds; levels no population can
     support are left out. Also the per-population detail."""
-    chosen: dict[str, float] = {}
-    detail: dict[str, Any] = {}
+    fitted: dict[str, dict[str, float | str]] = {}
     for name, far in THRESHOLD_FARS.items():
-        per: dict[str, Any] = {}
+        fitted[name] = {}
         for pop, (_, impostor) in scored.items():
             try:
-                per[pop] = far_threshold(impostor, far)
+                fitted[name][pop] = far_threshold(impostor, far)
             except InsufficientData as exc:
-                per[pop] = str(exc)
+                fitted[name][pop] = str(exc)
+    chosen: dict[str, float] = {}
+    detail: dict[str, Any] = {}
+    names = list(THRESHOLD_FARS)
+    for k, name in enumerate(names):
+        per: dict[str, Any] = {}
+        for pop in scored:
+            value = fitted[name][pop]
+            if isinstance(value, float):
+                per[pop] = value
+                continue
+            # Too few impostors for this level: the population's threshold one level up plus
+            # the step between the two levels measured on a population that supports both
+            # (a stated assumption, shown in the file; never lower than the level above).
+            prev = names[k - 1] if k else None
+            steps = [
+                fitted[name][q] - fitted[prev][q]  # type: ignore[operator]
+                for q in scored
+                if prev
+                and isinstance(fitted[name][q], float)
+                and isinstance(fitted[prev][q], float)
+            ]
+            if (
+                prev
+                and isinstance(per_prev := detail[prev]["thresholds"].get(pop), float)
+                and steps
+            ):
+                per[pop] = per_prev + max(steps)
+                per[f"{pop} (note)"] = f"{value} -> {prev} threshold + step {max(steps):.4f}"
+            else:
+                per[f"{pop} (note)"] = value
         numbers = [v for v in per.values() if isinstance(v, float)]
         if numbers:
-            chosen[name] = max(numbers)
-        detail[name] = per
+            floor = chosen.get(names[k - 1], -math.inf) if k else -math.inf
+            chosen[name] = max(max(numbers), floor)  # a stricter level is never lower
+        detail[name] = {"thresholds": per}
     return chosen, detail
 
 
@@ -104,8 +134,10 @@ def fit_scorer(fsets: list[FitSet], scorer: Scorer) -> tuple[Scorer, dict[str, f
     """Thresholds (strictest over the fit sets) under ``scorer`` with flip TTA in a band around
     them: first fitted on full TTA, then the band is set and the thresholds re-fitted."""
     full = Scorer(scorer.cohort, flip_band("always", 0, 0))
-    first, _ = strictest({fs.pop.name: _scores(fs, full) for fs in fsets})
+    first, detail = strictest({fs.pop.name: _scores(fs, full) for fs in fsets})
     margin = FLIP_MARGIN * flip_shift(fsets, scorer)
+    if not first:  # no level has enough impostor pairs
+        return scorer, {}, {"detail": detail, "scored": {}, "flip_margin": margin}
     band = (min(first.values()) - margin, max(first.values()) + margin)
     banded = Scorer(scorer.cohort, band)
     scored = {fs.pop.name: _scores(fs, banded) for fs in fsets}

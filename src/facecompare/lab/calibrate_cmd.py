@@ -91,7 +91,7 @@ def run_calibrate(
     settings = engine.settings
     target = out or default_path(engine.pack.name)
     if population is None:
-        yield from _pack_calibration(engine, lfw, scoring or "as-norm", target)
+        yield from _pack_calibration(engine, lfw, scoring or "cosine", target)
         return
     pop = from_folder(population, rule, upscale)
     shipped_path = settings.calibration or default_path(engine.pack.name)
@@ -105,18 +105,28 @@ def run_calibrate(
     # 1) validation: fit on one half of the people, measure on the other
     scorer, chosen, info = cal.fit_scorer([halves[0]], base)
     for name, per in info["detail"].items():
-        reason = per.get(halves[0].pop.name)
-        if isinstance(reason, str):
-            yield f"  {name}: refused on the validation half: {reason}"
-    rows = cal.validate(scorer, chosen, [halves[1]])
-    yield "validation (thresholds fitted on half A of the people, measured on half B):"
-    yield _table(rows)
+        note = per["thresholds"].get(f"{halves[0].pop.name} (note)")
+        if note:
+            yield f"  {name} on the validation half: {note}"
+    if chosen:
+        rows = cal.validate(scorer, chosen, [halves[1]])
+        yield "validation (thresholds fitted on half A of the people, measured on half B):"
+        yield _table(rows)
+    else:
+        rows = []
+        yield "validation skipped: half of these people hold too few impostor pairs for any level"
     # 2) the file: fitted on all the people
     scorer, chosen, info = cal.fit_scorer([fset], base)
+    if not chosen:
+        raise SystemExit(
+            f"refused: {len(set(pop.people))} people give too few impostor pairs for FAR 1e-3 "
+            "(at least 10,000 are needed, which is about 142 people with one photo each)"
+        )
     thresholds, source = cal.operator_thresholds(chosen, shipped)
     for name, per in info["detail"].items():
-        if isinstance(per.get(pop.name), str):
-            yield f"  {name}: {per[pop.name]} -> {source.get(name, 'refused, left out')}"
+        note = per["thresholds"].get(f"{pop.name} (note)")
+        if note:
+            yield f"  {name}: {note} ({source.get(name, 'refused, left out')})"
     missing = [n for n in ("err_01", "err_001", "err_0001") if n not in thresholds]
     if missing:
         raise SystemExit(
@@ -136,6 +146,13 @@ def run_calibrate(
         f"facecompare calibrate --population {population} --rule {rule}",
         {"threshold_sources": source, "validation": rows},
     )
+    if shipped is not None:  # what this command does not fit comes from the shipped file
+        for scenario, entry in shipped.data["scenarios"].items():
+            if scenario != PHOTO_PHOTO:
+                data["scenarios"][scenario] = {**entry, "source": f"shipped ({shipped.path})"}
+        for section in ("blur",):
+            if shipped.section(section) is not None:
+                data[section] = shipped.section(section)
     if cohort_file is not None and cohort_file.parent != target.parent:
         local = cohort_file_for(target)
         local.write_bytes(cohort_file.read_bytes())
@@ -143,12 +160,25 @@ def run_calibrate(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(data, indent=2) + "\n")
     yield f"wrote {target}: serve it with FACECOMPARE_CALIBRATION={target}"
-    yield "(photo-photo only: document-photo falls back to these thresholds; re-run the "
-    yield " document calibration with --out for a document scenario of your own)"
+    yield "(photo-photo fitted on your faces; document-photo and blur kept from the shipped file)"
 
 
 def _sub(fset: cal.FitSet, part: Population) -> EmbeddingSet:
     return embedding_part(fset.es, part.paths)
+
+
+def _covering(scorer: Scorer, chosen: dict[str, float], margin: float, target: Path) -> Scorer:
+    """The flip band around the new photo-photo thresholds and the other scenarios' ones
+    already in ``target`` (document-photo), so every served threshold lies inside it."""
+    values = list(chosen.values())
+    if target.exists() and scorer.cohort is None:  # other scenarios are on the cosine scale
+        old = json.loads(target.read_text())
+        for name, entry in old.get("scenarios", {}).items():
+            if name != PHOTO_PHOTO:
+                values += [
+                    float(t.get("score", t.get("cosine"))) for t in entry["thresholds"].values()
+                ]
+    return Scorer(scorer.cohort, (min(values) - margin, max(values) + margin))
 
 
 def _pack_calibration(engine: Engine, lfw: Path, scoring: str, target: Path) -> Iterator[str]:
@@ -168,6 +198,7 @@ def _pack_calibration(engine: Engine, lfw: Path, scoring: str, target: Path) -> 
     else:
         raise SystemExit("--scoring must be as-norm or cosine")
     scorer, chosen, info = cal.fit_scorer(fit, base)
+    scorer = _covering(scorer, chosen, info["flip_margin"], target)
     cohort_file = None
     if scorer.cohort is not None:
         cohort_file = cohort_file_for(target)
@@ -191,7 +222,10 @@ def _pack_calibration(engine: Engine, lfw: Path, scoring: str, target: Path) -> 
     yield json.dumps({"scoring": data["scoring"], "mapping": data["mapping"]}, indent=1)
     yield "thresholds (strictest over the fit halves):"
     for name, t in chosen.items():
-        yield f"  {name}: {t:.4f}  ({ {p: d if isinstance(d, str) else round(d, 4) for p, d in info['detail'][name].items()} })"  # noqa: E501
+        per = info["detail"][name]["thresholds"]
+        yield f"  {name}: {t:.4f}  " + json.dumps(
+            {p: v if isinstance(v, str) else round(v, 4) for p, v in per.items()}
+        )
     yield "held-out halves:"
     yield _table(rows)
     yield f"wrote {target}" + (f" and {cohort_file}" if cohort_file else "")
