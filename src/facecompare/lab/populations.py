@@ -96,7 +96,10 @@ class Population:
             None if self.group is None else self.group[idx],
             self.group_gap,
             self.description,
-            dict(self.meta),
+            {  # per-image lists follow the images
+                k: [v[i] for i in idx] if isinstance(v, list) and len(v) == len(self) else v
+                for k, v in self.meta.items()
+            },
             self.parent or self,
         )
 
@@ -164,7 +167,6 @@ def korean_family(root: Path | None = None, adults_only: bool = True) -> Populat
     if adults_only:  # a KYC check compares adults (babies look alike: not our case)
         adults = [i for i, st in enumerate(stage) if st >= "d"]
         pop = pop.subset(adults)
-        pop.meta["stage"] = [stage[i] for i in adults]
     return pop
 
 
