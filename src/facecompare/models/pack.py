@@ -46,13 +46,15 @@ class ModelPack:
         fast_prelu: bool = True,
         backend: Choice | None = None,
         streams: int = 1,
+        shapes: tuple[tuple[int, ...], ...] = (),
     ) -> Any:
         """A session of the verified file on ``backend`` (default: onnxruntime fp32), with
         onnxruntime's ``run``/``get_inputs`` surface (models/backend.py). ``fast_prelu``:
-        rewrite.prelu_as_relu, for onnxruntime; ``streams``: parallel calls (OpenVINO)."""
+        rewrite.prelu_as_relu, for onnxruntime; ``streams``: parallel calls, ``shapes``: input
+        shapes also compiled fixed (OpenVINO)."""
         model = verified_bytes(self.files[role])
         choice = backend or Choice("onnxruntime", "f32", "default")
-        return open_session(model, choice, intra_op_threads, streams, fast_prelu)
+        return open_session(model, choice, intra_op_threads, streams, fast_prelu, shapes)
 
     def info(self) -> dict[str, Any]:
         return {
