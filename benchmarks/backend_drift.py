@@ -2,6 +2,7 @@
 shipped thresholds still hold on them.
 
     PYTHONPATH=src python benchmarks/backend_drift.py [--backend openvino] [--precision bf16]
+        [--lfw ../shared/datasets/lfw]
 
 Embeds all 13,233 LFW images through the server's stages twice (cached like `facecompare
 eval`: run `FACECOMPARE_BACKEND=... facecompare eval` first and this reads the same cache):
@@ -15,6 +16,7 @@ models/backend.py (EMBEDDING_COS_MIN, PAIR_SHIFT_MAX, MEAN_SHIFT_MAX).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -29,8 +31,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", default="openvino")
     ap.add_argument("--precision", default="bf16")
+    ap.add_argument("--lfw", type=Path, default=None, help="as given to facecompare eval --lfw")
     args = ap.parse_args()
-    root = lfw_dir()
+    root = args.lfw or lfw_dir()  # the same path string as the eval's, to reuse its cache
     paths = lfw_images(root)
     engines = {
         "onnxruntime fp32": Engine.load(Settings.from_env(backend="onnxruntime")),
