@@ -1,15 +1,20 @@
 """Where the time of one compare goes, stage by stage, in CPU milliseconds (one thread).
 
     PYTHONPATH=src python benchmarks/profile_stages.py [--pairs 6] [--size 1280 960]
+        [--backend auto|onnxruntime|openvino] [--precision auto|f32|bf16]
 
 CPU time (time.process_time) rather than wall time, so the load of a shared machine matters
-less; each stage is timed alone on real phone-style pairs, averaged over the pairs.
+less; each stage is timed alone on real phone-style pairs, averaged over the pairs. ``--backend``
+and ``--precision`` set our engine's inference backend (models/backend.py; the rows marked
+"original PRelu" and the plain pipeline stay onnxruntime fp32). OpenVINO computes on its own
+threads: process CPU time counts them too.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -53,10 +58,10 @@ def stages(
         "detect (full-scale image, 640)": cpu_ms(lambda: plain.detector.detect(full, 640)),
         "detect (reduced image, 640)": cpu_ms(lambda: fast.detector.detect(small, 640)),
         "detect (reduced image, 480)": cpu_ms(lambda: fast.detector.detect(small, 480)),
-        "landmarks, 2d106det (PRelu as Relu)": cpu_ms(lambda: fast.alignment_points(small, face)),
+        "landmarks, 2d106det (ours)": cpu_ms(lambda: fast.alignment_points(small, face)),
         "landmarks, 2d106det (original PRelu)": cpu_ms(lambda: slow.alignment_points(small, face)),
         "align (5-point similarity warp)": cpu_ms(lambda: align(small, face.landmarks)),
-        "embed one 112×112 crop (PRelu as Relu)": cpu_ms(lambda: fast.embedder.embed([crop])),
+        "embed one 112×112 crop (ours)": cpu_ms(lambda: fast.embedder.embed([crop])),
         "embed one 112×112 crop (original PRelu)": cpu_ms(lambda: slow.embedder.embed([crop])),
         "embed two crops in one batch": cpu_ms(lambda: fast.embedder.embed([crop, crop])),
         "compare, plain pipeline (bench.run.PLAIN)": cpu_ms(lambda: plain.compare(req), 5),
@@ -68,10 +73,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=6)
     ap.add_argument("--size", type=int, nargs=2, default=None)
+    ap.add_argument("--backend", default="auto")
+    ap.add_argument("--precision", default="auto")
     args = ap.parse_args()
     one = {"intra_op_threads": 1, "image_threads": 1}
-    fast = Engine.load(Settings.from_env(**one))
-    slow = Engine.load(Settings.from_env(fast_prelu=False, **one))
+    fast = Engine.load(Settings.from_env(backend=args.backend, precision=args.precision, **one))
+    slow = Engine.load(Settings.from_env(fast_prelu=False, backend="onnxruntime", **one))
     plain = Engine.load(Settings.from_env(**{**PLAIN, **one}))
     rows: dict[str, list[float]] = {}
     for p in build_pairs(lfw_dir(), args.pairs):
@@ -82,7 +89,9 @@ def main() -> None:
         for name, ms in stages(data, p.b, fast, slow, plain).items():
             rows.setdefault(name, []).append(ms)
     size = "x".join(map(str, args.size)) if args.size else "1280x960"
+    c = fast.backend
     print(f"CPU ms per stage, one thread, {args.pairs} phone-style pairs ({size}), mean")
+    print(f"ours: {c.backend} {c.precision}; load average {os.getloadavg()}")
     for name, v in rows.items():
         print(f"  {name:40} {statistics.fmean(v):7.2f}")
 

@@ -26,6 +26,7 @@ from .embed import ArcFaceEmbedder, flip_band, with_flip
 from .errors import ErrorCode, FaceCompareError
 from .landmarks import Landmark106
 from .models import ModelPack, load_pack
+from .models.backend import choose
 from .scoring import Cohort, Scorer
 
 PARAMS = ("image1", "image2")
@@ -122,12 +123,21 @@ class Engine:
         self.pack = pack
         self.calibration = calibration
         self.settings = settings
-        threads, fast = settings.intra_op_threads, settings.fast_prelu
-        self.detector = SCRFD(pack.session("detector", threads, fast))
+        # inference backend and precision, from the settings and the CPU (models/backend.py)
+        self.backend = choose(settings.backend, settings.precision)
+        streams = max(settings.workers, settings.image_threads)  # calls that may run at once
+        session = partial(
+            pack.session,
+            intra_op_threads=settings.intra_op_threads,
+            fast_prelu=settings.fast_prelu,
+            backend=self.backend,
+            streams=streams,
+        )
+        self.detector = SCRFD(session("detector"))
         # alignment points: the 106-point model's when the pack has it, else the detector's
         refine = settings.refine_landmarks and "landmarks" in pack.files
-        self.landmarker = Landmark106(pack.session("landmarks", threads, fast)) if refine else None
-        self.embedder = ArcFaceEmbedder(pack.session("recognizer", threads, fast))
+        self.landmarker = Landmark106(session("landmarks")) if refine else None
+        self.embedder = ArcFaceEmbedder(session("recognizer"))
         self.scorer = scorer_for(calibration, settings)
         self.flip_band = self.scorer.band
         # the two photos of a compare go through decode → detect → align → embed side by side

@@ -48,6 +48,10 @@ class Settings:
     align_min_face: int = 112
     # PRelu rewritten as Relu/Mul/Add in memory (models/rewrite.py): same function, 2× faster
     fast_prelu: bool = True
+    # inference backend (models/backend.py): auto | onnxruntime | openvino, and its precision
+    # auto | f32 | bf16 | int8; auto picks from the CPU's features (docs/performance.md)
+    backend: str = "auto"
+    precision: str = "auto"
     # 2: the two photos of a compare may run side by side, each on its own core, whenever no
     # other compare is running (docs/performance.md: threads); 1: always one after the other
     image_threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))

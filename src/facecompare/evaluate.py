@@ -121,6 +121,13 @@ def embed_images(
                 tag,
                 str(root),
                 *paths,
+                # the inference backend, when not the historical onnxruntime fp32 (whose cached
+                # embeddings keep their key): bf16 embeddings differ (models/backend.py)
+                *(
+                    []
+                    if engine.backend.backend == "onnxruntime"
+                    else [repr(engine.backend), source_hash("models/backend.py")]
+                ),
             ]
         ).encode()
     ).hexdigest()[:20]

@@ -27,6 +27,7 @@ from .limits import (
     ClientGone,
     DeadlineExceeded,
     RateLimiter,
+    lower_other_threads_priority,
     read_body,
     return_big_buffers_to_os,
     run_in_worker,
@@ -96,7 +97,16 @@ def create_app(
         return_big_buffers_to_os(arenas=settings.malloc_arenas)
         app.state.keys = open_key_store(settings.keys_db)  # ecosystem: SQLite or PostgreSQL
         app.state.engine = engine or await anyio.to_thread.run_sync(engine_factory, settings)
-        log.info("ready: model pack %s", app.state.engine.pack.digest)
+        choice = app.state.engine.backend
+        if choice.backend == "openvino":  # its compute threads yield to the event loop too
+            lower_other_threads_priority()
+        log.info(
+            "ready: model pack %s, backend %s %s (%s)",
+            app.state.engine.pack.digest,
+            choice.backend,
+            choice.precision,
+            choice.reason,
+        )
         yield
         app.state.keys.close()
 
@@ -247,6 +257,7 @@ def create_app(
         return {
             "version": __version__,
             "model_pack": eng.pack.info(),
+            "inference": eng.backend.info(),  # backend, precision, why (models/backend.py)
             "calibration": {
                 "file": cal.path.name if cal.path else None,
                 "scenarios": {s: cal.thresholds(s) for s in cal.scenarios},

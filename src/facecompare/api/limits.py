@@ -173,6 +173,25 @@ def lower_thread_priority(niceness: int = WORKER_NICENESS) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, max(current, niceness))
 
 
+def lower_other_threads_priority(niceness: int = WORKER_NICENESS) -> int:
+    """:func:`lower_thread_priority` for every thread of this process but the calling one (the
+    event loop), right after the engine is loaded: OpenVINO computes on its own stream threads,
+    created when the models are compiled, while the request's worker thread only waits.
+    Returns how many threads were lowered (0 off Linux)."""
+    me = threading.get_native_id()
+    done = 0
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc/self/task"):
+            tid = int(name)
+            if tid == me:
+                continue
+            with contextlib.suppress(OSError):
+                current = os.getpriority(os.PRIO_PROCESS, tid)
+                os.setpriority(os.PRIO_PROCESS, tid, max(current, niceness))
+                done += 1
+    return done
+
+
 class WorkerCrashed(RuntimeError):
     """An inference job ended with a non-``Exception`` (e.g. ``SystemExit``) in its thread."""
 

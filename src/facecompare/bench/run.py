@@ -13,6 +13,7 @@ from pathlib import Path
 from ..compare import CompareRequest, Engine
 from ..config import ImageLimits, Settings
 from ..errors import FaceCompareError
+from ..models.backend import choose
 from . import peers
 from .data import BenchPair, build_pairs
 from .load import BenchServer, LoadResult, bodies, rss_mb, run_load
@@ -38,7 +39,7 @@ class Timing:
 
 
 # the simple pipeline on the same models: full decode, detector 640, SCRFD's own 5 points, no
-# flip, the two images one after the other
+# flip, the two images one after the other, original graphs on onnxruntime fp32
 PLAIN: dict[str, object] = {
     "reduced_decode": False,
     "det_size": 640,
@@ -46,7 +47,17 @@ PLAIN: dict[str, object] = {
     "refine_landmarks": False,
     "flip_tta": "off",
     "fast_prelu": False,
+    "backend": "onnxruntime",
 }
+PLAIN_2T = "facecompare, plain pipeline, 2 onnxruntime threads"
+# our pipeline with the fast paths forced off: onnxruntime fp32 (PRelu rewrite kept)
+ONNXRUNTIME: dict[str, object] = {"backend": "onnxruntime", "precision": "auto"}
+
+
+def backend_label(settings: Settings) -> str:
+    """``backend precision`` that these settings resolve to on this CPU."""
+    c = choose(settings.backend, settings.precision)
+    return f"{c.backend} {c.precision}"
 
 
 def ours(settings: Settings) -> peers.Compare:
@@ -88,9 +99,18 @@ def in_process(
 
         return make
 
+    # ours with the backend auto-chosen for this CPU, and with the fast paths forced off
+    # (FACECOMPARE_BACKEND=onnxruntime: what a CPU without AMX/VNNI or without openvino gets)
+    auto = backend_label(Settings.from_env())
     systems: list[tuple[str, Callable[[str], peers.Compare | str], int | None]] = [
-        ("facecompare (in-process)", ours_on({}), None),
+        (f"facecompare (in-process, {auto})", ours_on({}), None),
+        ("facecompare, onnxruntime fp32 (fast paths off)", ours_on(ONNXRUNTIME), None),
         ("facecompare, plain pipeline (same models)", ours_on(plain), None),
+        (
+            PLAIN_2T,
+            ours_on({**plain, "intra_op_threads": 2}),
+            None,
+        ),
         (
             "InsightFace FaceAnalysis (default modules)",
             lambda _: peers.insightface_peer(None),
@@ -129,15 +149,23 @@ def in_process(
 
 @dataclass
 class HttpReport:
+    label: str  # the server's backend and precision
     startup_s: float
     rss_mb: float
     peak_rss_mb: float
     loads: list[LoadResult]
 
 
-def over_http(pairs: list[BenchPair], levels: list[int], per_level: int, log: Log) -> HttpReport:
-    log("starting the server")
-    server = BenchServer()
+def over_http(
+    pairs: list[BenchPair],
+    levels: list[int],
+    per_level: int,
+    log: Log,
+    env: dict[str, str] | None = None,
+) -> HttpReport:
+    label = backend_label(Settings.from_env()) if not env else "onnxruntime fp32 (forced)"
+    log(f"starting the server ({label})")
+    server = BenchServer(env)
     try:
         payloads = bodies(pairs)
         loads = []
@@ -147,15 +175,25 @@ def over_http(pairs: list[BenchPair], levels: list[int], per_level: int, log: Lo
         rss, peak = rss_mb(server.proc.pid)
     finally:
         server.stop()
-    return HttpReport(server.startup_s, rss, peak, loads)
+    return HttpReport(label, server.startup_s, rss, peak, loads)
 
 
-def table(timings: list[Timing], http: HttpReport | None) -> str:
+def plain_on_phone(timings: list[Timing]) -> Timing | None:
+    """The faster of the plain pipeline's rows (1 or 2 onnxruntime threads) on phone pairs."""
+    rows = [
+        t
+        for t in timings
+        if t.system.startswith("facecompare, plain pipeline") and t.inputs.startswith("phone")
+    ]
+    return min(rows, key=lambda t: t.median) if rows else None
+
+
+def table(timings: list[Timing], https: list[HttpReport]) -> str:
     lines = ["In-process, one compare after another (median of per-compare wall time)"]
-    lines.append(f"  {'system':50} {'inputs':18} {'n':>4} {'ms':>8} {'/s':>7} {'no face':>8}")
+    lines.append(f"  {'system':58} {'inputs':18} {'n':>4} {'ms':>8} {'/s':>7} {'no face':>8}")
     for t in timings:
         lines.append(
-            f"  {t.system:50} {t.inputs:18} {len(t.ms):4d} {t.median:8.1f} "
+            f"  {t.system:58} {t.inputs:18} {len(t.ms):4d} {t.median:8.1f} "
             f"{1000 / t.median:7.1f} {t.no_face:8d}"
         )
     lines.append("Ratios (peer time / our time, same run, same inputs)")
@@ -165,25 +203,42 @@ def table(timings: list[Timing], http: HttpReport | None) -> str:
         )
         for t in timings:
             if base and t.inputs == inputs and t is not base:
-                lines.append(f"  {inputs:18} {t.system:50} {t.median / base.median:6.1f}×")
-    if http:
+                lines.append(f"  {inputs:18} {t.system:58} {t.median / base.median:6.1f}×")
+    plain = plain_on_phone(timings)
+    for http in https:
         lines.append(
-            f"Our server over HTTP (phone pairs): start-up to ready {http.startup_s:.2f} s, "
-            f"RSS {http.rss_mb:.0f} MB (peak {http.peak_rss_mb:.0f} MB)"
+            f"Our server over HTTP ({http.label}, phone pairs): start-up to ready "
+            f"{http.startup_s:.2f} s, RSS {http.rss_mb:.0f} MB (peak {http.peak_rss_mb:.0f} MB)"
         )
         lines.append(
             f"  {'concurrency':>11} {'requests':>8} {'errors':>6} {'compares/s':>10} "
-            f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
+            f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'vs plain':>9}"
         )
         for lr in http.loads:
+            # throughput against the plain pipeline's in-process rate; at concurrency 1 the
+            # p50 as a fraction of one plain compare
+            vs = ""
+            if plain is not None:
+                vs = (
+                    f"{lr.pct(50) / plain.median:8.2f}t"
+                    if lr.concurrency == 1
+                    else f"{lr.throughput * plain.median / 1000:8.1f}×"
+                )
             lines.append(
                 f"  {lr.concurrency:11d} {lr.requests:8d} {lr.errors:6d} {lr.throughput:10.1f} "
-                f"{lr.pct(50):7.1f} {lr.pct(95):7.1f} {lr.pct(99):7.1f}"
+                f"{lr.pct(50):7.1f} {lr.pct(95):7.1f} {lr.pct(99):7.1f} {vs:>9}"
             )
+    if https and plain is not None:
+        lines.append(
+            f"  vs plain: compares/s over HTTP ÷ the plain pipeline's in-process rate "
+            f"({plain.system}, {1000 / plain.median:.1f}/s); 't' at concurrency 1: p50 ÷ one "
+            f"plain compare ({plain.median:.1f} ms)"
+        )
     return "\n".join(lines)
 
 
-def plot(timings: list[Timing], http: HttpReport | None, path: Path) -> None:
+def plot(timings: list[Timing], https: list[HttpReport], path: Path) -> None:
+    http = https[0] if https else None
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,7 +282,7 @@ def plot(timings: list[Timing], http: HttpReport | None, path: Path) -> None:
             label="compares/s",
         )
         ax2.set_ylabel("compares/s (bars)")
-        ax.set_title("Our server over HTTP, phone pairs")
+        ax.set_title(f"Our server over HTTP ({http.label}), phone pairs")
         ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -252,10 +307,13 @@ def bench(
         "raw LFW 250×250": build_pairs(lfw_root, pairs, phone=False),
     }
     timings = in_process(sets, rounds, slow_pairs, threads, log)
-    report = over_http(sets["phone 1280×960"], list(levels), per_level, log) if http else None
-    text = table(timings, report)
+    reports = []
+    if http:  # the default server, then the same with the fast paths forced off
+        for env in (None, {"FACECOMPARE_BACKEND": "onnxruntime"}):
+            reports.append(over_http(sets["phone 1280×960"], list(levels), per_level, log, env))
+    text = table(timings, reports)
     out.mkdir(parents=True, exist_ok=True)
-    plot(timings, report, out / "bench.png")
+    plot(timings, reports, out / "bench.png")
     data = {
         "pairs": pairs,
         "rounds": rounds,
@@ -271,25 +329,27 @@ def bench(
             }
             for t in timings
         ],
-        "http": None
-        if report is None
-        else {
-            "startup_s": report.startup_s,
-            "rss_mb": report.rss_mb,
-            "peak_rss_mb": report.peak_rss_mb,
-            "loads": [
-                {
-                    "concurrency": lr.concurrency,
-                    "requests": lr.requests,
-                    "errors": lr.errors,
-                    "throughput": lr.throughput,
-                    "p50_ms": lr.pct(50),
-                    "p95_ms": lr.pct(95),
-                    "p99_ms": lr.pct(99),
-                }
-                for lr in report.loads
-            ],
-        },
+        "http": [
+            {
+                "server": report.label,
+                "startup_s": report.startup_s,
+                "rss_mb": report.rss_mb,
+                "peak_rss_mb": report.peak_rss_mb,
+                "loads": [
+                    {
+                        "concurrency": lr.concurrency,
+                        "requests": lr.requests,
+                        "errors": lr.errors,
+                        "throughput": lr.throughput,
+                        "p50_ms": lr.pct(50),
+                        "p95_ms": lr.pct(95),
+                        "p99_ms": lr.pct(99),
+                    }
+                    for lr in report.loads
+                ],
+            }
+            for report in reports
+        ],
         "table": text,
     }
     (out / "bench.json").write_text(json.dumps(data, indent=2) + "\n")

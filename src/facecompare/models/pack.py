@@ -11,10 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import onnxruntime as ort
-
 from ..errors import ModelIntegrityError
-from .rewrite import prelu_as_relu
+from .backend import Choice, open_session
 
 DEFAULT_PACK = "vectron-mbf"
 
@@ -42,19 +40,21 @@ class ModelPack:
         return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
     def session(
-        self, role: str, intra_op_threads: int = 1, fast_prelu: bool = True
-    ) -> ort.InferenceSession:
-        """An onnxruntime session of the verified file (``fast_prelu``: rewrite.prelu_as_relu)."""
+        self,
+        role: str,
+        intra_op_threads: int = 1,
+        fast_prelu: bool = True,
+        backend: Choice | None = None,
+        streams: int = 1,
+        shapes: tuple[tuple[int, ...], ...] = (),
+    ) -> Any:
+        """A session of the verified file on ``backend`` (default: onnxruntime fp32), with
+        onnxruntime's ``run``/``get_inputs`` surface (models/backend.py). ``fast_prelu``:
+        rewrite.prelu_as_relu, for onnxruntime; ``streams``: parallel calls, ``shapes``: input
+        shapes also compiled fixed (OpenVINO)."""
         model = verified_bytes(self.files[role])
-        if fast_prelu:
-            model = prelu_as_relu(model)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = intra_op_threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
+        choice = backend or Choice("onnxruntime", "f32", "default")
+        return open_session(model, choice, intra_op_threads, streams, fast_prelu, shapes)
 
     def info(self) -> dict[str, Any]:
         return {
