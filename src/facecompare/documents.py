@@ -64,6 +64,8 @@ class Document:
     vertical: bool  # text runs vertically: the portrait is upright after a 90° turn
     evidence: Evidence
     faces: tuple = ()  # the caller's face boxes/objects, passed through for reuse
+    portrait: object = None  # the verified portrait (compare.FoundFace), set by the Engine
+    proof: str = ""  # what confirmed the document (issue 14): "mrz", "layout+quad", ...
 
 
 # -- text lines ----------------------------------------------------------------------------------
@@ -326,3 +328,133 @@ def find_document(
 ) -> Document | None:
     """The document in ``img`` or None. ``faces``: face boxes of the caller's detector."""
     return document(analyse(img, faces), keep)
+
+
+# -- verification with OCR (issue 14) ------------------------------------------------------------
+# The classical evidence above is a cheap, high-recall gate. A document is accepted only when
+# OCR confirms it: a valid machine-readable zone, or a portrait with an aligned column of text
+# lines beside it, at card scale, inside a card / page outline (a quadrilateral in the photo,
+# or the frame of a scan). Geometry is in units of the face box (fw × fh).
+OCR_SIDE = 640  # px: long side of the image given to the text detector (one run per image)
+MIN_COLUMN = {"quad": 3, "frame": 4}  # aligned text lines beside the portrait, per outline
+LINE_H = (0.06, 0.40)  # text line height / face height on cards and data pages
+OUTLINE_FACE = (0.14, 0.55)  # face height / quadrilateral short side
+FRAME_FACE = (0.18, 0.50)  # face height / image short side, for a scan filling the frame
+FRAME_ASPECT = (1.36, 1.66)  # passport data pages 1.39–1.52 and ID-1 1.585 as scanned
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the text detector shows around one candidate portrait (view coordinates)."""
+
+    column: int  # aligned text lines beside the face, on its best side
+    side: int  # -1: the column is left of the face, +1: right, 0: none
+    line_h: float  # median height of the column's lines / face height
+    outline: str  # "quad", "frame" or ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.outline) and self.column >= MIN_COLUMN[self.outline]
+
+    @property
+    def reason(self) -> str:
+        return f"layout+{self.outline}" if self.ok else ""
+
+
+def _column(boxes: list, box: np.ndarray) -> tuple[int, int, float]:
+    """The best left-aligned column of lines beside the face: (count, side, median height)."""
+    x1, y1, x2, y2 = box
+    fw, fh = x2 - x1, y2 - y1
+    best = (0, 0, 0.0)
+    for side in (-1, 1):
+        cand = []
+        for b in boxes:
+            left, right = b.cx - b.length / 2, b.cx + b.length / 2
+            if not (y1 - 1.4 * fh <= b.cy <= y2 + 1.4 * fh):
+                continue
+            if not LINE_H[0] <= b.height / fh <= LINE_H[1]:
+                continue
+            if side < 0 and right <= x1 + 0.2 * fw and x1 - right <= 3.0 * fw:
+                cand.append(b)
+            elif side > 0 and left >= x2 - 0.2 * fw and left - x2 <= 3.0 * fw:
+                cand.append(b)
+        if len(cand) <= best[0]:
+            continue
+        starts = np.array([b.cx - b.length / 2 for b in cand])
+        counts = [int(np.count_nonzero(np.abs(starts - s) <= 0.35 * fw)) for s in starts]
+        k = int(np.argmax(counts))
+        col = [b for b, s in zip(cand, starts, strict=True) if abs(s - starts[k]) <= 0.35 * fw]
+        if len(col) > best[0]:
+            best = (len(col), side, float(np.median([b.height for b in col])) / fh)
+    return best
+
+
+def _outline(quad: np.ndarray | None, shape: tuple[int, ...], box: np.ndarray) -> str:
+    x1, y1, x2, y2 = box
+    fh = y2 - y1
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    if quad is not None:
+        q = quad.reshape(-1, 1, 2).astype(np.float32)
+        if cv2.pointPolygonTest(q, (float(cx), float(cy)), False) >= 0:
+            (_, _), (a, b), _ = cv2.minAreaRect(q)
+            if OUTLINE_FACE[0] <= fh / max(min(a, b), 1) <= OUTLINE_FACE[1]:
+                return "quad"
+    h, w = shape[:2]
+    aspect = max(h, w) / max(1, min(h, w))
+    if FRAME_ASPECT[0] <= aspect <= FRAME_ASPECT[1] and (
+        FRAME_FACE[0] <= fh / min(h, w) <= FRAME_FACE[1]
+    ):
+        return "frame"
+    return ""
+
+
+def layout(boxes: list, box: np.ndarray, quad: np.ndarray | None, shape: tuple) -> Layout:
+    """The layout test for one face ``box`` of an upright view, given the view's text boxes."""
+    flat = [b for b in boxes if abs(b.angle) <= 12 and b.length >= b.height]
+    n, side, lh = _column(flat, np.asarray(box, np.float64))
+    return Layout(n, side, lh, _outline(quad, shape, box))
+
+
+def turned_boxes(boxes: list, rot: int | None, shape: tuple) -> list:
+    """Text boxes of an h × w image in the frame of ``cv2.rotate(image, rot)``."""
+    if rot is None:
+        return boxes
+    h, w = shape[:2]
+    out = []
+    for b in boxes:
+        x, y = b.cx, b.cy
+        if rot == cv2.ROTATE_90_CLOCKWISE:
+            x, y, da = h - 1 - y, x, 90
+        elif rot == cv2.ROTATE_180:
+            x, y, da = w - 1 - x, h - 1 - y, 0
+        else:
+            x, y, da = y, w - 1 - x, -90
+        ang = (b.angle + da + 90) % 180 - 90
+        out.append(type(b)(x, y, b.length, b.height, ang, b.score, b.points))
+    return out
+
+
+def vertical_text(boxes: list) -> bool | None:
+    """Whether most text (by length) runs vertically; None without elongated text."""
+    horiz = sum(b.length for b in boxes if b.length >= 2 * b.height and abs(b.angle) <= 30)
+    vert = sum(b.length for b in boxes if b.length >= 2 * b.height and abs(b.angle) >= 60)
+    if horiz == vert == 0:
+        return None
+    return vert > horiz
+
+
+def read_mrz(ocr, img: np.ndarray, boxes: list) -> tuple[str, float]:
+    """The first validated MRZ data line among the long text boxes of ``img`` (each read as
+    is and turned by 180°) and its length in pixels, or ("", 0)."""
+    from . import mrz
+
+    long = sorted((b for b in boxes if b.length >= 14 * b.height), key=lambda b: -b.length)
+    for b in long[:4]:
+        for turn in (0, 180):
+            box = type(b)(b.cx, b.cy, b.length, b.height, b.angle + turn, b.score, b.points)
+            text, prob = ocr.recognizer.read(img, box)
+            if prob >= 0.5 and mrz.looks_like_mrz(text):
+                line = mrz.data_line(text)
+                if line is not None:
+                    return line.text, b.length
+    return "", 0.0
