@@ -57,6 +57,10 @@ def _unrotate(face: Face, rot: int | None, shape: tuple[int, ...], offset: tuple
     return Face(box, face.score, back(face.landmarks.astype(np.float64)).astype(np.float32))
 
 
+def _turn(img: np.ndarray, rot: int | None) -> np.ndarray:
+    return img if rot is None else cv2.rotate(img, rot)
+
+
 def _rotate_points(p: np.ndarray, rot: int | None, shape: tuple[int, int]) -> np.ndarray:
     """Points of an h × w image in the frame of ``cv2.rotate(image, rot)``."""
     h, w = shape
@@ -330,18 +334,24 @@ class Engine:
         doc = self._document_candidate(img)
         if doc is None:
             return None
-        h, w = img.shape[:2]
-        boxes = self.ocr.detector.detect(img, documents.OCR_SIDE)
-        vertical = documents.vertical_text(boxes)
-        views = _SIDEWAYS if (doc.vertical if vertical is None else vertical) else _LANDSCAPE
+        # the text detector reads upright lines only: it runs around each upright face of a
+        # view (card-sized crops) and, for an MRZ without such a face, on the first view
+        boxes: dict[int | None, list] = {}
+        views = _SIDEWAYS if doc.vertical else _LANDSCAPE
         found = self._verified_portrait(img, doc, boxes, views)
         if found is not None:
             return replace(doc, portrait=found[0], proof=found[1])
-        code, length = documents.read_mrz(self.ocr, img, boxes)
-        if not code:
-            return None
-        found = self._verified_portrait(img, doc, boxes, views, mrz_length=length)
-        return replace(doc, portrait=None if found is None else found[0], proof="mrz")
+        if not boxes:
+            boxes[views[0]] = self._text_boxes(img, views[0])
+        for rot, bx in boxes.items():
+            code, length = documents.read_mrz(self.ocr, _turn(img, rot), bx)
+            if code:
+                found = self._verified_portrait(img, doc, boxes, views, mrz_length=length)
+                return replace(doc, portrait=None if found is None else found[0], proof="mrz")
+        return None
+
+    def _text_boxes(self, img: np.ndarray, rot: int | None) -> list:
+        return self.ocr.detector.detect(_turn(img, rot), documents.OCR_SIDE)
 
     def _document_candidate(self, img: np.ndarray) -> documents.Document | None:
         """The document in an image, if any (text lines, MRZ, quadrilateral, face beside text).
@@ -384,13 +394,14 @@ class Engine:
         self,
         img: np.ndarray,
         doc: documents.Document,
-        boxes: list,
+        boxes: dict,
         views: tuple,
         mrz_length: float = 0.0,
     ) -> tuple[FoundFace, str] | None:
         """The portrait confirmed by the text around it, and what confirmed it, or None.
 
-        The two turns of the text direction first (``views``), the other two only when those
+        ``boxes``: the text boxes of each view, filled as views are looked at. The two turns of
+        the text direction first (``views``), the other two only when those
         confirm no face with a clearly upright feature norm. In each view the largest upright
         faces are checked (``documents.layout``); with a validated MRZ of ``mrz_length`` px, a
         face whose height is 12–50 % of the MRZ line is a portrait too. Among confirmed faces
@@ -406,9 +417,10 @@ class Engine:
                 view, faces = self._view_faces(img, doc, rot, whole=True)
                 if not faces:
                     continue
-                q = None if doc.quad is None else _rotate_points(doc.quad, rot, (h, w))
-                tb = documents.turned_boxes(boxes, rot, (h, w))
+                q = [_rotate_points(k, rot, (h, w)) for k in doc.evidence.quads]
                 for f in faces[:_PORTRAIT_CANDIDATES]:
+                    tb = documents.text_near(self.ocr, view, f.box)
+                    boxes.setdefault(rot, []).extend(tb)
                     lay = documents.layout(tb, f.box, q, view.shape)
                     fh = float(f.box[3] - f.box[1])
                     by_mrz = mrz_length > 0 and 0.12 <= fh / mrz_length <= 0.5

@@ -264,7 +264,8 @@ _RENDER = {
 
 
 def _finish(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    img = img.astype(np.float32) * rng.uniform(0.8, 1.1) + rng.normal(0, rng.uniform(1, 5), img.shape)
+    noise = rng.normal(0, rng.uniform(1, 5), img.shape)
+    img = img.astype(np.float32) * rng.uniform(0.8, 1.1) + noise
     img = np.clip(img, 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.4))

@@ -89,6 +89,24 @@ def data_line(text: str) -> MrzLine | None:
     return None
 
 
+def structured_line(text: str) -> MrzLine | None:
+    """A data line whose fields have the MRZ form (two YYMMDD dates, a sex field, a 3-letter
+    nationality, a run of ``<`` fillers) but whose check digits do not all validate: some
+    specimens print invalid digits, and OCR may misread one. Weaker than ``data_line``."""
+    t = normalise(text)
+    for start in range(0, max(1, len(t) - 17)):
+        s = t[start:]
+        if "<<<" not in s:
+            break
+        if len(s) >= 28 and _date(s[13:19]) and _date(s[21:27]) and s[20] in "MFX<" \
+                and s[10:13].isalpha():
+            return MrzLine("TD2/TD3", s, 0)
+        if len(s) >= 18 and _date(s[0:6]) and _date(s[8:14]) and s[7] in "MFX<" \
+                and s[15:18].isalpha():
+            return MrzLine("TD1", s, 0)
+    return None
+
+
 def looks_like_mrz(text: str) -> bool:
     """A candidate worth validating: long, upper case / digits / ``<`` only."""
     t = normalise(text)
