@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from facecompare import hard_negatives
-from facecompare.calibration import DOCUMENT_PHOTO
+from facecompare.calibration import DOCUMENT_PHOTO, default_path, load_calibration
 from facecompare.calibration.documents import card_set, pair_scores, selfie_set
 from facecompare.compare import Engine
 from facecompare.datasets import lfw_images, shared_dir
@@ -197,8 +197,10 @@ def main() -> None:
     cards = card_set(engine, "test", args.cards, lfw, docs)
     selfies = selfie_set(engine, "test", lfw)
     genuine, impostor, lost = pair_scores(cards, selfies, engine.flip_band)
-    t01 = engine.calibrated.threshold_cosines(DOCUMENT_PHOTO)["err_01"]
-    has_doc_cal = DOCUMENT_PHOTO in engine.calibrated.scenarios
+    # the calibration file as it is now (the calibration command may have run meanwhile)
+    cal = load_calibration(default_path(engine.pack.name), engine.pack.digest)
+    t01 = cal.threshold_cosines(DOCUMENT_PHOTO)["err_01"]
+    has_doc_cal = DOCUMENT_PHOTO in cal.scenarios
     tar = float((genuine >= t01).mean())
     far = float((impostor >= t01).mean())
     rot = cards.rotation

@@ -452,10 +452,10 @@ def find_document(
 # lines beside it, at card scale, inside a card / page outline (a quadrilateral in the photo,
 # or the frame of a scan). Geometry is in units of the face box (fw × fh).
 OCR_SIDE = 640  # px: long side of the image for the text detector when no face is checked
-OCR_FACE = 100  # px: a candidate portrait's height in the crop given to the text detector
+OCR_FACE = 140  # px: a candidate portrait's height in the crop given to the text detector
 OCR_MAX_SIDE = 960  # px: the crop's long side at most
 MIN_COLUMN = {"quad": 3, "frame": 4}  # aligned text lines beside the portrait, per outline
-LINE_H = (0.06, 0.40)  # text line height / face height on cards and data pages
+LINE_H = (0.04, 0.40)  # text line height / face height on cards and data pages
 OUTLINE_FACE = (0.14, 0.55)  # face height / quadrilateral short side
 FRAME_FACE = (0.18, 0.50)  # face height / image short side, for a scan filling the frame
 FRAME_ASPECT = (1.36, 1.66)  # passport data pages 1.39–1.52 and ID-1 1.585 as scanned
