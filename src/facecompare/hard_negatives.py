@@ -137,7 +137,7 @@ def _logo_wall(rng, H, W, lfw, rels):
     n = 1 if rng.random() < 0.6 else 2
     for k in range(n):
         ph = int(rng.uniform(0.3, 0.75) * H)
-        _paste(img, _person(lfw, rels[k], ph), int(rng.uniform(0, W - ph)),
+        _paste(img, _person(lfw, rels[k], ph), int(rng.uniform(0, max(1, W - ph))),
                int(rng.uniform(0.05, 0.35) * H), soft=True)
     return img
 
@@ -145,7 +145,7 @@ def _logo_wall(rng, H, W, lfw, rels):
 def _sign(rng, H, W, lfw, rels):
     img = _background(rng, H, W, lfw, rels[1])
     ph = int(rng.uniform(0.35, 0.8) * H)
-    px = int(rng.uniform(0, W - ph))
+    px = int(rng.uniform(0, max(1, W - ph)))
     _paste(img, _person(lfw, rels[0], ph), px, int(rng.uniform(0.1, 0.3) * H), soft=True)
     sw, sh = int(rng.uniform(0.2, 0.5) * W), int(rng.uniform(0.08, 0.3) * H)
     sx = int(rng.uniform(0, W - sw))
@@ -210,7 +210,7 @@ def _screenshot(rng, H, W, lfw, rels):
 def _paper(rng, H, W, lfw, rels, phone: bool = False):
     img = _background(rng, H, W, lfw, rels[1])
     ph = int(rng.uniform(0.35, 0.7) * H)
-    px = int(rng.uniform(0, W - ph))
+    px = int(rng.uniform(0, max(1, W - ph)))
     _paste(img, _person(lfw, rels[0], ph), px, int(rng.uniform(0.02, 0.25) * H), soft=True)
     if phone:
         sw, sh = 540, 1080
