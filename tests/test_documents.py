@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import DOCS, LFW, Server, jpeg_b64, lfw_image, need, upscaled
-from facecompare import documents, synth_cards
+from facecompare import documents, hard_negatives, mrz, synth_cards
 from facecompare.calibration import DOCUMENT_PHOTO, PHOTO_PHOTO
 from facecompare.datasets import lfw_images
 from facecompare.embed import similarity
@@ -99,6 +99,99 @@ def test_plain_images_are_not_documents():
     grad = np.tile(np.linspace(0, 255, 900, dtype=np.uint8)[None, :, None], (600, 1, 3))
     for img in (blank, noise, grad):
         assert documents.find_document(img) is None
+
+
+# -- issue 14: OCR, MRZ, hard negatives, selfie holding the card ---------------------------------
+def test_mrz_check_digits():
+    """The ICAO 9303 sample data line validates; one changed digit or date does not."""
+    line = "L898902C36UTO7408122F1204159ZE184226B<<<<<10"
+    assert mrz.check_digit("L898902C3") == 6 and mrz.check_digit("740812") == 2
+    found = mrz.data_line(line)
+    assert found is not None and found.checks == 3
+    assert mrz.data_line(line.replace("7408122", "7408123")) is None  # birth check digit
+    assert mrz.data_line(line.replace("1204159", "1213159")) is None  # month 13
+    assert mrz.data_line("NATIONAL CONCERT TOUR 2024 LIVE IN SEOUL 12 MAY") is None
+    td1 = "7408122F1204159UTO<<<<<<<<<<<6"
+    assert mrz.data_line(td1) is not None
+    assert mrz.data_line(td1.replace("F12", "Q12")) is None  # sex field
+    rng = np.random.default_rng(5)
+    for _ in range(20):  # the generator's MRZs are valid
+        assert mrz.data_line(synth_cards._mrz_lines(rng)[1]) is not None
+
+
+def test_ocr_pack_refuses_a_changed_file(tmp_path):
+    """The OCR files are SHA-256 pinned: a copy with one byte changed is refused."""
+    import shutil
+
+    from facecompare.errors import ModelIntegrityError
+    from facecompare.models.pack import load_pack, package_dir, read_manifest
+    from facecompare.ocr import OCR_PACK
+
+    manifest = read_manifest(OCR_PACK)
+    src = package_dir(manifest)
+    assert load_pack(OCR_PACK).files.keys() == {"detector", "recognizer", "dictionary"}
+    for entry in manifest["files"].values():
+        shutil.copy(src / entry["file"], tmp_path / entry["file"])
+    target = tmp_path / manifest["files"]["dictionary"]["file"]
+    data = bytearray(target.read_bytes())
+    data[10] ^= 1
+    target.write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError):
+        load_pack(OCR_PACK, tmp_path)
+
+
+def test_ocr_reads_the_mrz(engine):
+    """The recogniser reads the TD3 sample's data line and it validates."""
+    img = read("specimens/passport-td3.jpg")
+    boxes = engine.ocr.detector.detect(img, documents.OCR_SIDE)
+    code, length = documents.read_mrz(engine.ocr, img, boxes)
+    assert code.startswith("L898902C3") and mrz.data_line(code) is not None
+    assert length > 0.6 * img.shape[1]
+
+
+def test_photo_path_loads_no_ocr(engine):
+    """Two photos without a document flag: the OCR models are never loaded."""
+    from facecompare.compare import CompareRequest, Engine
+
+    fresh = Engine(engine.pack, engine.calibration, engine.settings)
+    a = jpeg_b64(upscaled(lfw_image("Colin_Powell", 1)))
+    b = jpeg_b64(upscaled(lfw_image("Colin_Powell", 2)))
+    fresh.compare(CompareRequest(a, b))
+    assert fresh._ocr is None
+    fresh.compare(CompareRequest(jpeg_b64(card(1).image), b, image1_is_document=True))
+    assert fresh._ocr is not None
+
+
+def test_hard_negative_scenes_are_not_documents(engine):
+    """Held-out scenes with faces and text (two of each kind): posters, logo walls, signs,
+    T-shirts, book pages, screenshots, paper and phones held up. The full figure comes from
+    benchmarks/documents_eval.py."""
+    hits = [
+        s.kind
+        for s in hard_negatives.scenes(need(LFW), "test", 2 * len(hard_negatives.KINDS), seed=1)
+        if engine.find_document(s.image) is not None
+    ]
+    assert len(hits) <= 1, hits
+
+
+def test_selfie_holding_the_card_uses_the_card_portrait(engine):
+    """A person holding their card beside their face: the portrait on the card is the face
+    taken, never the (larger) live face."""
+    plan = synth_cards.card_plan(need(LFW), "test", 8, seed=3)
+    inside = 0
+    for k in range(4):
+        person, source, seed = plan[k]
+        s = synth_cards.selfie_with_card(LFW, DOCS, person, source, plan[4 + k][1], seed)
+        doc = engine.find_document(s.image)
+        face = engine.document_face(s.image, doc) if doc is not None else None
+        if face is None:
+            continue
+        x1, y1, x2, y2 = face.face.box
+        q = s.quad.reshape(-1, 1, 2).astype(np.float32)
+        ok = cv2.pointPolygonTest(q, (float(x1 + x2) / 2, float(y1 + y2) / 2), False) >= 0
+        assert ok, f"the live face was taken in selfie {k}"
+        inside += 1
+    assert inside >= 2
 
 
 # -- synthetic cards ----------------------------------------------------------------------------

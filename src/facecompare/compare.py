@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import cv2
@@ -27,6 +28,7 @@ from .errors import ErrorCode, FaceCompareError
 from .landmarks import Landmark106
 from .models import ModelPack, load_pack
 from .models.backend import choose
+from .ocr import OCR
 from .scoring import Cohort, Scorer
 
 PARAMS = ("image1", "image2")
@@ -36,6 +38,7 @@ _SIDEWAYS = (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE)
 _TURN_MIN_LINES = 2  # text lines that justify looking for a turned portrait during detection
 _UPRIGHT_NORM = 19.0  # feature norm of a clearly upright portrait: no need to try more turns
 _MARGIN = (127, 127, 127)  # the grey frame of the border retry (Engine.faces)
+_PORTRAIT_CANDIDATES = 3  # faces per view checked with OCR (largest first)
 
 
 def _upright(face: Face) -> bool:
@@ -63,6 +66,23 @@ def _unrotate(face: Face, rot: int | None, shape: tuple[int, ...], offset: tuple
     corners = back(np.array([[b[0], b[1]], [b[2], b[3]]], np.float64))
     box = np.concatenate([corners.min(0), corners.max(0)]).astype(np.float32)
     return Face(box, face.score, back(face.landmarks.astype(np.float64)).astype(np.float32))
+
+
+def _turn(img: np.ndarray, rot: int | None) -> np.ndarray:
+    return img if rot is None else cv2.rotate(img, rot)
+
+
+def _rotate_points(p: np.ndarray, rot: int | None, shape: tuple[int, int]) -> np.ndarray:
+    """Points of an h × w image in the frame of ``cv2.rotate(image, rot)``."""
+    h, w = shape
+    x, y = p[:, 0], p[:, 1]
+    if rot == cv2.ROTATE_90_CLOCKWISE:
+        return np.stack([h - 1 - y, x], 1)
+    if rot == cv2.ROTATE_180:
+        return np.stack([w - 1 - x, h - 1 - y], 1)
+    if rot == cv2.ROTATE_90_COUNTERCLOCKWISE:
+        return np.stack([y, w - 1 - x], 1)
+    return p
 
 
 # -- end documents
@@ -140,6 +160,9 @@ class Engine:
         self.embedder = ArcFaceEmbedder(session("recognizer"))
         self.scorer = scorer_for(calibration, settings)
         self.flip_band = self.scorer.band
+        # documents (issue 14): the OCR models load on the first document request only
+        self._ocr: OCR | None = None
+        self._ocr_lock = threading.Lock()
         # the two photos of a compare go through decode → detect → align → embed side by side
         self._pool = (
             ThreadPoolExecutor(settings.image_threads, "facecompare-image")
@@ -342,7 +365,45 @@ class Engine:
         )
 
     # -- documents (issue 6) ------------------------------------------------------------------
+    @property
+    def ocr(self) -> OCR:
+        """The text detector and recogniser, verified and loaded on first use (~0.5 s)."""
+        with self._ocr_lock:
+            if self._ocr is None:
+                self._ocr = OCR.load(max(1, self.settings.image_threads))
+            return self._ocr
+
     def find_document(self, img: np.ndarray) -> documents.Document | None:
+        """The document in an image, confirmed by OCR, with its portrait (issue 14).
+
+        The classical evidence (``_document_candidate``) is a cheap gate. A candidate is a
+        document when a face of it has a column of text lines beside it at card scale inside a
+        card outline, or a validated MRZ below it (``documents.portrait_layout``); that face is
+        the portrait. Without such a face, a validated MRZ anywhere still makes a document
+        (a card's back), whose missing portrait is then CAN_NOT_DETECT_FACE."""
+        doc = self._document_candidate(img)
+        if doc is None:
+            return None
+        # the text detector reads upright lines only: it runs around each upright face of a
+        # view (card-sized crops) and, for an MRZ without such a face, on the first view
+        boxes: dict[int | None, list] = {}
+        views = _SIDEWAYS if doc.vertical else _LANDSCAPE
+        found = self._verified_portrait(img, doc, boxes, views)
+        if found is not None:
+            return replace(doc, portrait=found[0], proof=found[1])
+        if not boxes:
+            boxes[views[0]] = self._text_boxes(img, views[0])
+        for rot, bx in boxes.items():
+            code, length = documents.read_mrz(self.ocr, _turn(img, rot), bx)
+            if code:
+                found = self._verified_portrait(img, doc, boxes, views, mrz_length=length)
+                return replace(doc, portrait=None if found is None else found[0], proof="mrz")
+        return None
+
+    def _text_boxes(self, img: np.ndarray, rot: int | None) -> list:
+        return self.ocr.detector.detect(_turn(img, rot), documents.OCR_SIDE)
+
+    def _document_candidate(self, img: np.ndarray) -> documents.Document | None:
         """The document in an image, if any (text lines, MRZ, quadrilateral, face beside text).
 
         A card lying sideways or upside down hides its portrait from the upright detector: when
@@ -361,11 +422,12 @@ class Engine:
         return documents.document(ev, tuple(faces))
 
     def _view_faces(
-        self, img: np.ndarray, doc: documents.Document, rot: int | None
+        self, img: np.ndarray, doc: documents.Document, rot: int | None, whole: bool = False
     ) -> tuple[np.ndarray, list[Face]]:
-        """The document region turned by ``rot`` and its upright qualifying faces, largest first
-        (the upright full image reuses the detection made by find_document)."""
-        x1, y1, x2, y2 = doc.region
+        """The document region (``whole``: the image) turned by ``rot`` and its upright
+        qualifying faces, largest first (the upright full image reuses find_document's
+        detection)."""
+        x1, y1, x2, y2 = (0, 0, img.shape[1], img.shape[0]) if whole else doc.region
         crop = img[y1:y2, x1:x2]
         view = crop if rot is None else cv2.rotate(crop, rot)
         full = (x1, y1, x2, y2) == (0, 0, img.shape[1], img.shape[0])
@@ -378,14 +440,69 @@ class Engine:
             found = self.faces(view, self.settings.min_document_face, self.settings.det_retry_size)
         return view, [f for f in found if _upright(f)]
 
+    def _verified_portrait(
+        self,
+        img: np.ndarray,
+        doc: documents.Document,
+        boxes: dict,
+        views: tuple,
+        mrz_length: float = 0.0,
+    ) -> tuple[FoundFace, str] | None:
+        """The portrait confirmed by the text around it, and what confirmed it, or None.
+
+        ``boxes``: the text boxes of each view, filled as views are looked at. The two turns of
+        the text direction first (``views``), the other two only when those
+        confirm no face with a clearly upright feature norm. In each view the largest upright
+        faces are checked (``documents.layout``); with a validated MRZ of ``mrz_length`` px, a
+        face whose height is 12–50 % of the MRZ line is a portrait too. Among confirmed faces
+        of different turns the largest feature norm wins (a wrongly turned face embeds with a
+        small norm)."""
+        h, w = img.shape[:2]
+        other = _LANDSCAPE if views == _SIDEWAYS else _SIDEWAYS
+        cands: list[tuple[FoundFace, str]] = []
+        norms: list[float] = []
+        for turns in (views, other):
+            new: list[tuple[FoundFace, str]] = []
+            for rot in turns:
+                view, faces = self._view_faces(img, doc, rot, whole=True)
+                if not faces:
+                    continue
+                q = [_rotate_points(k, rot, (h, w)) for k in doc.evidence.quads]
+                for f in faces[:_PORTRAIT_CANDIDATES]:
+                    tb = documents.text_near(self.ocr, view, f.box)
+                    boxes.setdefault(rot, []).extend(tb)
+                    lay = documents.layout(tb, f.box, q, view.shape)
+                    fh = float(f.box[3] - f.box[1])
+                    by_mrz = mrz_length > 0 and 0.12 <= fh / mrz_length <= 0.5
+                    if lay.ok or by_mrz:
+                        back = _unrotate(f, rot, (h, w), (0, 0))
+                        reason = lay.reason if lay.ok else "mrz"
+                        new.append((FoundFace(back, self.aligned(view, f)), reason))
+                        break
+            if new:
+                cands += new
+                norms += self.embedder.embed([c[0].crop for c in new])[1].tolist()
+                if max(norms) >= _UPRIGHT_NORM:
+                    break
+        if not cands:
+            return None
+        return cands[int(np.argmax(norms))]
+
     def document_face(self, img: np.ndarray, doc: documents.Document) -> FoundFace | None:
-        """The portrait: the largest face of at least ``min_document_face`` px inside the
+        """The verified portrait when find_document found one; else (a document confirmed by
+        its MRZ only) the face search below.
+
+        The portrait: the largest face of at least ``min_document_face`` px inside the
         document, upright. The text direction says whether the document lies landscape (the
         detector runs at 0° and 180°) or sideways (90° both ways); the other two turns are
         tried only when those give no clearly upright face. SCRFD also "finds" faces upside
         down or sideways, with landmarks in the wrong places and high scores; the turn kept is
         the one whose aligned crop has the largest ArcFace feature norm (a face-quality signal:
         a wrongly turned face has a small norm). The box returned is in ``img`` coordinates."""
+        if doc.portrait is not None:
+            return doc.portrait  # type: ignore[return-value]
+        if doc.proof == "mrz":  # an MRZ but no face checked beside text: no portrait to trust
+            return None
         x1, y1, x2, y2 = doc.region
         shape = (y2 - y1, x2 - x1)
         first = _SIDEWAYS if doc.vertical else _LANDSCAPE

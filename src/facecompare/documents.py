@@ -28,6 +28,7 @@ PASSPORT_ASPECT = 125.0 / 88.0  # 1.42
 _WORK_SIDE = 960
 MIN_LINE_H = 4  # px at the working scale
 _POLARITIES = (cv2.MORPH_BLACKHAT, cv2.MORPH_TOPHAT)  # dark text on light, light on dark
+_QUAD_SIDE = 480  # px: long side of the image in which outlines are looked for
 _CLEAR = 12  # lines in one direction that make the other direction's count unnecessary
 
 
@@ -51,6 +52,7 @@ class Evidence:
     face_lines: int  # text lines beside the best face
     region: tuple[int, int, int, int]  # x1, y1, x2, y2: where the document is
     reasons: tuple[str, ...] = field(default=())
+    quads: tuple = ()  # all document-aspect quadrilaterals (input coordinates), largest first
 
     @property
     def is_document(self) -> bool:
@@ -64,6 +66,8 @@ class Document:
     vertical: bool  # text runs vertically: the portrait is upright after a 90° turn
     evidence: Evidence
     faces: tuple = ()  # the caller's face boxes/objects, passed through for reuse
+    portrait: object = None  # the verified portrait (compare.FoundFace), set by the Engine
+    proof: str = ""  # what confirmed the document (issue 14): "mrz", "layout+quad", ...
 
 
 # -- text lines ----------------------------------------------------------------------------------
@@ -175,26 +179,136 @@ def _order(quad: np.ndarray) -> np.ndarray:
     return np.array([quad[s.argmin()], quad[d.argmin()], quad[s.argmax()], quad[d.argmax()]])
 
 
-def find_quad(small: np.ndarray) -> np.ndarray | None:
-    """The largest convex quadrilateral of document aspect covering 8–97 % of the image."""
-    grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
-    edges = cv2.dilate(cv2.Canny(grey, 30, 100), np.ones((3, 3), np.uint8))
+def find_quads(small: np.ndarray, limit: int = 6) -> list[np.ndarray]:
+    """Convex quadrilaterals of document aspect covering 8–97 % of the image, largest first.
+
+    Edges of the grey image and of each colour channel (a grey card on a teal desk has almost
+    no luminance edge), joined by a 3 × 3 dilation; a contour's hull is simplified at three
+    tolerances, so a corner hidden by a finger or a background line crossing an edge still
+    leaves a four-sided outline."""
+    blurred = cv2.GaussianBlur(small, (5, 5), 0)
+    grey = cv2.cvtColor(blurred, cv2.COLOR_BGR2GRAY)
+    edges = cv2.Canny(grey, 30, 100)
+    for ch in cv2.split(cv2.cvtColor(blurred, cv2.COLOR_BGR2Lab))[1:]:
+        edges |= cv2.Canny(ch, 20, 60)
+    edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     total = small.shape[0] * small.shape[1]
-    best, best_area = None, 0.08 * total
+    found: list[tuple[float, np.ndarray]] = []
     for c in contours:
         hull = cv2.convexHull(c)
         area = cv2.contourArea(hull)
-        if area <= best_area or area > 0.97 * total:
+        if area < 0.08 * total or area > 0.97 * total:
             continue
-        approx = cv2.approxPolyDP(hull, 0.03 * cv2.arcLength(hull, True), True)
-        if len(approx) != 4:
-            continue
-        (_, _), (rw, rh), _ = cv2.minAreaRect(approx)
-        aspect = max(rw, rh) / max(1.0, min(rw, rh))
-        if 1.25 <= aspect <= 1.80 and area >= 0.85 * rw * rh:
-            best, best_area = approx.reshape(4, 2).astype(np.float32), area
-    return None if best is None else _order(best)
+        for eps in (0.02, 0.035, 0.05):
+            approx = cv2.approxPolyDP(hull, eps * cv2.arcLength(hull, True), True)
+            if len(approx) != 4:
+                continue
+            (_, _), (rw, rh), _ = cv2.minAreaRect(approx)
+            aspect = max(rw, rh) / max(1.0, min(rw, rh))
+            if 1.25 <= aspect <= 1.80 and cv2.contourArea(approx) >= 0.85 * rw * rh:
+                q = _order(approx.reshape(4, 2).astype(np.float32))
+                if all(np.abs(q - k).max() > 0.02 * max(small.shape[:2]) for _, k in found):
+                    found.append((area, q))
+                break
+    for q in _line_quads(edges):
+        if all(np.abs(q - k).max() > 0.02 * max(small.shape[:2]) for _, k in found):
+            found.append((float(cv2.contourArea(q)), q))
+    found.sort(key=lambda t: -t[0])
+    return [q for _, q in found[:limit]]
+
+
+def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Intersection of the lines through segments a and b (x1, y1, x2, y2)."""
+    p, r = a[:2], a[2:] - a[:2]
+    q, s = b[:2], b[2:] - b[:2]
+    den = r[0] * s[1] - r[1] * s[0]
+    if abs(den) < 1e-6:
+        return None
+    t = ((q - p)[0] * s[1] - (q - p)[1] * s[0]) / den
+    return p + t * r
+
+
+def _line_quads(edges: np.ndarray, n_lines: int = 12) -> list[np.ndarray]:
+    """Quadrilaterals from straight edge segments (Hough): two roughly parallel pairs, roughly
+    perpendicular to each other, whose intersections give a document-aspect outline that the
+    segments support along at least half of its perimeter. Finds a card whose outline a glare
+    spot or a crossing background line breaks into pieces."""
+    h, w = edges.shape
+    total = h * w
+    segs = cv2.HoughLinesP(edges, 1, np.pi / 180, 60, minLineLength=0.12 * min(h, w),
+                           maxLineGap=0.02 * min(h, w))
+    if segs is None:
+        return []
+    segs = segs.reshape(-1, 4).astype(np.float64)
+    length = np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1])
+    order = np.argsort(-length)
+    segs, length = segs[order], length[order]
+    ang_all = np.degrees(np.arctan2(segs[:, 3] - segs[:, 1], segs[:, 2] - segs[:, 0])) % 180
+    keep: list[int] = []
+    for i in range(len(segs)):  # one segment per edge: drop near-collinear shorter copies
+        dup = False
+        for k in keep:
+            d = abs(ang_all[i] - ang_all[k])
+            u = segs[k, 2:] - segs[k, :2]
+            m = (segs[i, :2] + segs[i, 2:]) / 2 - segs[k, :2]
+            off = abs(u[0] * m[1] - u[1] * m[0]) / max(1e-6, np.hypot(*u))
+            if min(d, 180 - d) < 4 and off < 0.015 * min(h, w):
+                dup = True
+                break
+        if not dup:
+            keep.append(i)
+        if len(keep) == n_lines:
+            break
+    segs, length, ang = segs[keep], length[keep], ang_all[keep]
+    pairs = []
+    for i in range(len(segs)):
+        for j in range(i + 1, len(segs)):
+            d = abs(ang[i] - ang[j])
+            if min(d, 180 - d) > 12:
+                continue
+            # distinct lines: the midpoint of j far from the line of i
+            u = segs[i, 2:] - segs[i, :2]
+            m = (segs[j, :2] + segs[j, 2:]) / 2 - segs[i, :2]
+            if abs(u[0] * m[1] - u[1] * m[0]) / max(1e-6, np.hypot(*u)) < 0.1 * min(h, w):
+                continue
+            pairs.append((i, j))
+    out: list[tuple[float, np.ndarray]] = []
+    for a in range(len(pairs)):
+        for b in range(a + 1, len(pairs)):
+            i, j = pairs[a]
+            k, m = pairs[b]
+            d = abs(ang[i] - ang[k])
+            if min(d, 180 - d) < 70:
+                continue
+            pts = [_intersect(segs[x], segs[y]) for x, y in ((i, k), (k, j), (j, m), (m, i))]
+            if any(p is None for p in pts):
+                continue
+            quad = np.array(pts, np.float32)
+            if not (np.all(quad >= -0.02 * w) and np.all(quad[:, 0] <= 1.02 * w)
+                    and np.all(quad[:, 1] <= 1.02 * h)):
+                continue
+            hull = cv2.convexHull(quad)
+            if len(hull) != 4:
+                continue
+            area = cv2.contourArea(hull)
+            if not 0.05 * total <= area <= 0.97 * total:
+                continue
+            (_, _), (rw, rh), _ = cv2.minAreaRect(hull)
+            if not 1.25 <= max(rw, rh) / max(1.0, min(rw, rh)) <= 1.80:
+                continue
+            perim = cv2.arcLength(hull, True)
+            if (length[i] + length[j] + length[k] + length[m]) < 0.5 * perim:
+                continue
+            out.append((area, _order(hull.reshape(4, 2))))
+    out.sort(key=lambda t: -t[0])
+    return [q for _, q in out[:4]]
+
+
+def find_quad(small: np.ndarray) -> np.ndarray | None:
+    """The largest convex quadrilateral of document aspect covering 8–97 % of the image."""
+    quads = find_quads(small, 1)
+    return quads[0] if quads else None
 
 
 # -- decision -----------------------------------------------------------------------------------
@@ -261,7 +375,10 @@ def analyse(img: np.ndarray, faces: Sequence[np.ndarray] = ()) -> Evidence:
                 vertical = True
                 lines = [TextLine(h - t.y, t.x, t.length, t.height) for t in lines]
 
-    quad = find_quad(small)
+    qs = _QUAD_SIDE / max(h, w)  # outlines are found at a coarser scale
+    quads = [q / qs for q in find_quads(cv2.resize(small, None, fx=qs, fy=qs,
+                                                     interpolation=cv2.INTER_AREA))]
+    quad = quads[0] if quads else None
     boxes = [np.asarray(b, np.float32) * scale for b in faces]
     if vertical:
         quad_r = None if quad is None else _rot_pts(quad, h)
@@ -310,6 +427,7 @@ def analyse(img: np.ndarray, faces: Sequence[np.ndarray] = ()) -> Evidence:
         face_lines=face_lines,
         region=region,
         reasons=tuple(reasons),
+        quads=tuple(q * inv for q in quads),
     )
 
 
@@ -326,3 +444,134 @@ def find_document(
 ) -> Document | None:
     """The document in ``img`` or None. ``faces``: face boxes of the caller's detector."""
     return document(analyse(img, faces), keep)
+
+
+# -- verification with OCR (issue 14) ------------------------------------------------------------
+# The classical evidence above is a cheap, high-recall gate. A document is accepted only when
+# OCR confirms it: a valid machine-readable zone, or a portrait with an aligned column of text
+# lines beside it, at card scale, inside a card / page outline (a quadrilateral in the photo,
+# or the frame of a scan). Geometry is in units of the face box (fw × fh).
+OCR_SIDE = 640  # px: long side of the image for the text detector when no face is checked
+OCR_FACE = 140  # px: a candidate portrait's height in the crop given to the text detector
+OCR_MAX_SIDE = 960  # px: the crop's long side at most
+MIN_COLUMN = {"quad": 3, "frame": 4}  # aligned text lines beside the portrait, per outline
+LINE_H = (0.04, 0.40)  # text line height / face height on cards and data pages
+OUTLINE_FACE = (0.14, 0.55)  # face height / quadrilateral short side
+FRAME_FACE = (0.18, 0.50)  # face height / image short side, for a scan filling the frame
+FRAME_ASPECT = (1.36, 1.66)  # passport data pages 1.39–1.52 and ID-1 1.585 as scanned
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the text detector shows around one candidate portrait (view coordinates)."""
+
+    column: int  # aligned text lines beside the face, on its best side
+    side: int  # -1: the column is left of the face, +1: right, 0: none
+    line_h: float  # median height of the column's lines / face height
+    outline: str  # "quad", "frame" or ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.outline) and self.column >= MIN_COLUMN[self.outline]
+
+    @property
+    def reason(self) -> str:
+        return f"layout+{self.outline}" if self.ok else ""
+
+
+def _column(boxes: list, box: np.ndarray) -> tuple[list, int, float]:
+    """The best left-aligned column of lines beside the face: (lines, side, median height)."""
+    x1, y1, x2, y2 = box
+    fw, fh = x2 - x1, y2 - y1
+    best: tuple[list, int, float] = ([], 0, 0.0)
+    for side in (-1, 1):
+        cand = []
+        for b in boxes:
+            left, right = b.cx - b.length / 2, b.cx + b.length / 2
+            if not (y1 - 1.4 * fh <= b.cy <= y2 + 1.4 * fh):
+                continue
+            if not LINE_H[0] <= b.height / fh <= LINE_H[1]:
+                continue
+            left_of = side < 0 and right <= x1 + 0.2 * fw and x1 - right <= 3.0 * fw
+            right_of = side > 0 and left >= x2 - 0.2 * fw and left - x2 <= 3.0 * fw
+            if left_of or right_of:
+                cand.append(b)
+        if len(cand) <= len(best[0]):
+            continue
+        starts = np.array([b.cx - b.length / 2 for b in cand])
+        counts = [int(np.count_nonzero(np.abs(starts - s) <= 0.35 * fw)) for s in starts]
+        k = int(np.argmax(counts))
+        col = [b for b, s in zip(cand, starts, strict=True) if abs(s - starts[k]) <= 0.35 * fw]
+        if len(col) > len(best[0]):
+            best = (col, side, float(np.median([b.height for b in col])) / fh)
+    return best
+
+
+def _outline(quads: list, shape: tuple[int, ...], box: np.ndarray, column: list) -> str:
+    """"quad": a document-aspect quadrilateral holds the face and the column, at card scale;
+    "frame": the image itself is a scan of a card or page (aspect and face size)."""
+    x1, y1, x2, y2 = box
+    fh = y2 - y1
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    for quad in quads:
+        q = quad.reshape(-1, 1, 2).astype(np.float32)
+        inside = sum(cv2.pointPolygonTest(q, (float(b.cx), float(b.cy)), False) >= 0
+                     for b in column)
+        # the card's edge bounds its text: a column running on outside it (a poster's credits,
+        # a page) means the "outline" is a picture frame or lines of text, not a card
+        if inside < min(len(column), MIN_COLUMN["quad"]) or len(column) - inside > 1:
+            continue
+        if cv2.pointPolygonTest(q, (float(cx), float(cy)), False) >= 0:
+            (_, _), (a, b), _ = cv2.minAreaRect(q)
+            if OUTLINE_FACE[0] <= fh / max(min(a, b), 1) <= OUTLINE_FACE[1]:
+                return "quad"
+    h, w = shape[:2]
+    aspect = max(h, w) / max(1, min(h, w))
+    if FRAME_ASPECT[0] <= aspect <= FRAME_ASPECT[1] and (
+        FRAME_FACE[0] <= fh / min(h, w) <= FRAME_FACE[1]
+    ):
+        return "frame"
+    return ""
+
+
+def layout(boxes: list, box: np.ndarray, quads: list, shape: tuple) -> Layout:
+    """The layout test for one face ``box`` of an upright view, given the view's text boxes
+    and document-aspect quadrilaterals."""
+    flat = [b for b in boxes if abs(b.angle) <= 12 and b.length >= b.height]
+    col, side, lh = _column(flat, np.asarray(box, np.float64))
+    return Layout(len(col), side, lh, _outline(quads, shape, box, col))
+
+
+def text_near(ocr, view: np.ndarray, box: np.ndarray) -> list:
+    """Text boxes (view coordinates) in the card-sized neighbourhood of a candidate portrait:
+    4.5 face widths either side, 1.2 face heights above and 2 below (a passport's MRZ), the
+    crop scaled so the face is OCR_FACE px high (card text then 6–40 px)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    fw, fh = x2 - x1, y2 - y1
+    h, w = view.shape[:2]
+    cx1, cx2 = int(max(0, x1 - 4.5 * fw)), int(min(w, x2 + 4.5 * fw))
+    cy1, cy2 = int(max(0, y1 - 1.2 * fh)), int(min(h, y2 + 2.0 * fh))
+    crop = view[cy1:cy2, cx1:cx2]
+    side = int(min(OCR_MAX_SIDE, max(crop.shape[:2]) * OCR_FACE / max(fh, 1.0)))
+    found = ocr.detector.detect(crop, max(96, side))
+    return [
+        type(b)(b.cx + cx1, b.cy + cy1, b.length, b.height, b.angle, b.score, b.points + (cx1, cy1))
+        for b in found
+    ]
+
+
+def read_mrz(ocr, img: np.ndarray, boxes: list) -> tuple[str, float]:
+    """The first validated MRZ data line among the long text boxes of ``img`` (each read as
+    is and turned by 180°) and its length in pixels, or ("", 0)."""
+    from . import mrz
+
+    long = sorted((b for b in boxes if b.length >= 14 * b.height), key=lambda b: -b.length)
+    for b in long[:4]:
+        for turn in (0, 180):
+            box = type(b)(b.cx, b.cy, b.length, b.height, b.angle + turn, b.score, b.points)
+            text, prob = ocr.recognizer.read(img, box)
+            if prob >= 0.5 and mrz.looks_like_mrz(text):
+                line = mrz.data_line(text) or mrz.structured_line(text)
+                if line is not None:
+                    return line.text, b.length
+    return "", 0.0

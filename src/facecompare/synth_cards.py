@@ -82,11 +82,43 @@ def _text_lines(card: np.ndarray, rng: np.random.Generator, area: tuple[int, int
         y += int(rng.integers(38, 64))
 
 
+def _mrz_lines(rng: np.random.Generator) -> list[str]:
+    """A TD1 (3 × 30) or TD3 (2 × 44) MRZ with valid ICAO 9303 check digits."""
+    from .mrz import check_digit
+
+    letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    alnum = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
+
+    def pick(pool: np.ndarray, n: int) -> str:
+        return "".join(rng.choice(pool, n))
+
+    def date() -> str:
+        return f"{int(rng.integers(0, 100)):02d}{int(rng.integers(1, 13)):02d}" \
+            f"{int(rng.integers(1, 29)):02d}"
+
+    doc, nat, birth, expiry = pick(alnum, 9), pick(letters, 3), date(), date()
+    sex = str(rng.choice(list("MF<")))
+    name = (pick(letters, int(rng.integers(3, 9))) + "<<" + pick(letters, int(rng.integers(3, 8))))
+    d = {f: str(check_digit(f)) for f in (doc, birth, expiry)}
+    if rng.random() < 0.5:  # TD1
+        l1 = f"I<{nat}{doc}{d[doc]}".ljust(30, "<")
+        l2 = f"{birth}{d[birth]}{sex}{expiry}{d[expiry]}{nat}".ljust(29, "<")
+        l2 += str(check_digit(l1[5:30] + l2[0:7] + l2[8:15] + l2[18:29]))
+        return [l1, l2, name.ljust(30, "<")[:30]]
+    l1 = f"P<{nat}{name}".ljust(44, "<")[:44]
+    opt = "<" * 14
+    l2 = f"{doc}{d[doc]}{nat}{birth}{d[birth]}{sex}{expiry}{d[expiry]}{opt}{check_digit(opt)}"
+    l2 += str(check_digit(l2[0:10] + l2[13:20] + l2[21:43]))
+    return [l1, l2]
+
+
 def _mrz(card: np.ndarray, rng: np.random.Generator, y0: int) -> None:
-    alphabet = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<<<<<<<<"))
-    for k in range(2 if rng.random() < 0.5 else 3):
-        line = "".join(rng.choice(alphabet, 30))
-        cv2.putText(card, line, (40, y0 + k * 44), cv2.FONT_HERSHEY_SIMPLEX, 1.25, (20, 20, 20), 2)
+    lines = _mrz_lines(rng)
+    scale = 1.25 if len(lines[0]) == 30 else 0.85
+    gap = 44 if len(lines) == 3 else 52
+    for k, line in enumerate(lines):
+        font = cv2.FONT_HERSHEY_SIMPLEX
+        cv2.putText(card, line, (30, y0 + k * gap), font, scale, (20, 20, 20), 2)
 
 
 def generated_card(portrait: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -260,3 +292,60 @@ def card_plan(lfw_root: Path, half: str, n: int, seed: int = 0) -> list[tuple[st
         name = names[i]
         plan.append((name, people[name][0], seed * 100_000 + k + (50_000 if half == "test" else 0)))
     return plan
+
+
+def selfie_with_card(
+    lfw_root: Path, docs_root: Path, person: str, source: str, live: str, seed: int
+) -> CardSample:
+    """A KYC selfie: the person ``live`` (an LFW image, large) holds beside their face a card
+    whose portrait is ``source`` (of ``person``). ``quad`` is the card's outline: the portrait
+    the server takes must lie inside it, never the live face."""
+    rng = np.random.default_rng(seed)
+    portrait = portrait_crop(cv2.imread(str(lfw_root / "images" / source), cv2.IMREAD_COLOR))
+    if rng.random() < 0.5:
+        layout = "thai"
+        template = cv2.imread(str(docs_root / THAI_TEMPLATE), cv2.IMREAD_COLOR)
+        card = thai_card(template, portrait)
+    else:
+        layout = "generated"
+        card = generated_card(portrait, rng)
+    card = print_effects(card, rng)
+    h, w = (960, 1280) if rng.random() < 0.5 else (1280, 960)
+    selfie = cv2.imread(str(lfw_root / "images" / live), cv2.IMREAD_COLOR)
+    bg = cv2.GaussianBlur(cv2.resize(selfie[10:110, 10:110], (w, h)), (0, 0), 8)
+    ph = int(rng.uniform(0.55, 0.8) * min(h, w))
+    left = rng.random() < 0.5
+    px = int(rng.uniform(0.0, 0.1) * w) if left else int(w - ph - rng.uniform(0.0, 0.1) * w)
+    py = int(rng.uniform(0.0, 0.15) * h)
+    person_img = cv2.resize(selfie, (ph, ph), interpolation=cv2.INTER_CUBIC)
+    m = np.zeros((ph, ph), np.float32)
+    cv2.ellipse(m, (ph // 2, ph // 2), (int(ph * 0.42), int(ph * 0.5)), 0, 0, 360, 1.0, -1)
+    m = cv2.GaussianBlur(m, (0, 0), ph / 20)[..., None]
+    y2, x2 = min(h, py + ph), min(w, px + ph)
+    roi = bg[py:y2, px:x2].astype(np.float32)
+    bg[py:y2, px:x2] = (m[: y2 - py, : x2 - px] * person_img[: y2 - py, : x2 - px]
+                        + (1 - m[: y2 - py, : x2 - px]) * roi).astype(np.uint8)
+    ch, cw = card.shape[:2]
+    dw = rng.uniform(0.38, 0.55) * w
+    dh = dw * ch / cw
+    cx = (px + ph + (w - px - ph) / 2) if left else px / 2
+    cx = float(np.clip(cx, dw / 2, w - dw / 2))
+    cy = float(np.clip(rng.uniform(0.45, 0.7) * h, dh / 2, h - dh / 2))
+    ang = np.deg2rad(rng.uniform(-15, 15))
+    rect = np.array([[-dw / 2, -dh / 2], [dw / 2, -dh / 2], [dw / 2, dh / 2], [-dw / 2, dh / 2]])
+    rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+    quad = rect @ rot.T + [cx, cy] + rng.normal(0, 0.02 * dw, (4, 2))
+    src = np.array([[0, 0], [cw - 1, 0], [cw - 1, ch - 1], [0, ch - 1]], np.float32)
+    mt = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
+    warped = cv2.warpPerspective(card, mt, (w, h), flags=cv2.INTER_AREA)
+    mask = cv2.warpPerspective(np.full((ch, cw), 255, np.uint8), mt, (w, h))
+    img = np.where(mask[..., None] > 127, warped, bg).astype(np.float32)
+    hx, hy = quad[3] * 0.7 + quad[2] * 0.3  # a thumb on the lower edge
+    cv2.ellipse(img, (int(hx), int(hy)), (int(dw * 0.07), int(dw * 0.11)), 0, 0, 360,
+                (90.0, 130.0, 190.0), -1)
+    img = img * rng.uniform(0.8, 1.1) + rng.normal(0, 3, img.shape)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 92))])
+    assert ok
+    return CardSample(cv2.imdecode(buf, cv2.IMREAD_COLOR), person, source, 0, layout,
+                      quad.astype(np.float32))

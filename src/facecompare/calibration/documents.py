@@ -53,6 +53,9 @@ class SelfieSet:
 _CARD_SOURCES = (
     "synth_cards.py",
     "documents.py",
+    "ocr.py",
+    "mrz.py",
+    "models/packs/ocr-ppocrv5.json",
     "compare.py",
     "detect.py",
     "landmarks.py",
