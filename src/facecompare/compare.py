@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
 import cv2
 import numpy as np
@@ -13,18 +15,17 @@ from . import documents, imaging, quality
 from .align import align
 from .calibration import DOCUMENT_PHOTO, PHOTO_PHOTO, Calibration, default_path, load_calibration
 from .config import Settings
-from .detect import SCRFD, Face
-from .embed import ArcFaceEmbedder, flip_band, in_band, similarity, with_flip
+from .detect import Face
+from .embed import flip_band, in_band, similarity, with_flip
 from .errors import ErrorCode, FaceCompareError
-from .landmarks import Landmark106
 from .models import ModelPack, load_pack
+from .models.kinds import build
 
 PARAMS = ("image1", "image2")
 # documents (issue 6): right-angle turns tried for the portrait, and their inverse on points
 _LANDSCAPE = (None, cv2.ROTATE_180)
 _SIDEWAYS = (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE)
 _TURN_MIN_LINES = 2  # text lines that justify looking for a turned portrait during detection
-_UPRIGHT_NORM = 19.0  # feature norm of a clearly upright portrait: no need to try more turns
 
 
 def _upright(face: Face) -> bool:
@@ -55,6 +56,19 @@ def _unrotate(face: Face, rot: int | None, shape: tuple[int, ...], offset: tuple
 
 
 # -- end documents
+
+
+def with_pack_defaults(settings: Settings, pack: ModelPack) -> Settings:
+    """The settings with the pack's own defaults (its manifest's "settings") for every field
+    neither a FACECOMPARE_<FIELD> variable nor the caller has changed from the global default:
+    e.g. a recogniser's flip-TTA band is on its own cosine scale."""
+    base = Settings()
+    own = {
+        k: v
+        for k, v in pack.settings.items()
+        if f"FACECOMPARE_{k.upper()}" not in os.environ and getattr(settings, k) == getattr(base, k)
+    }
+    return replace(settings, **own) if own else settings
 
 
 @dataclass(frozen=True)
@@ -94,11 +108,15 @@ class Engine:
         self.calibration = calibration
         self.settings = settings
         threads, fast = settings.intra_op_threads, settings.fast_prelu
-        self.detector = SCRFD(pack.session("detector", threads, fast))
-        # alignment points: the 106-point model's when the pack has it, else the detector's
+
+        def model(role: str) -> Any:  # the class of the file's "kind" (models/kinds.py)
+            return build(role, pack.files[role].kind, pack.session(role, threads, fast))
+
+        self.detector = model("detector")
+        # alignment points: the landmark model's when the pack has one, else the detector's
         refine = settings.refine_landmarks and "landmarks" in pack.files
-        self.landmarker = Landmark106(pack.session("landmarks", threads, fast)) if refine else None
-        self.embedder = ArcFaceEmbedder(pack.session("recognizer", threads, fast))
+        self.landmarker = model("landmarks") if refine else None
+        self.embedder = model("recognizer")
         self.flip_band = flip_band(settings.flip_tta, settings.flip_low, settings.flip_high)
         # the two photos of a compare go through decode → detect → align → embed side by side
         self._pool = (
@@ -113,7 +131,8 @@ class Engine:
 
         ``with_calibration=False`` loads the models only, for the calibration command itself."""
         settings = settings or Settings.from_env()
-        pack = load_pack()
+        pack = load_pack(settings.pack)
+        settings = with_pack_defaults(settings, pack)
         if not with_calibration:
             return cls(pack, None, settings)
         path = settings.calibration or default_path(pack.name)
@@ -334,7 +353,7 @@ class Engine:
         detector runs at 0° and 180°) or sideways (90° both ways); the other two turns are
         tried only when those give no clearly upright face. SCRFD also "finds" faces upside
         down or sideways, with landmarks in the wrong places and high scores; the turn kept is
-        the one whose aligned crop has the largest ArcFace feature norm (a face-quality signal:
+        the one whose aligned crop has the largest recogniser feature norm (a quality signal:
         a wrongly turned face has a small norm). The box returned is in ``img`` coordinates."""
         x1, y1, x2, y2 = doc.region
         shape = (y2 - y1, x2 - x1)
@@ -352,7 +371,7 @@ class Engine:
             if new:
                 cands += new
                 norms += self.embedder.embed([f.crop for f in new])[1].tolist()
-                if max(norms) >= _UPRIGHT_NORM:
+                if max(norms) >= self.embedder.upright_norm:
                     break
         if not cands:
             return None

@@ -45,6 +45,8 @@ PIPELINE_SOURCES = (
     "compare.py",
     "quality.py",
     "models/rewrite.py",
+    "models/yunet.py",
+    "models/sface.py",
 )
 
 
@@ -133,7 +135,7 @@ def embed_images(
         return embed_one(engine, img, min_face, choice)
 
     n = len(paths)
-    emb = np.zeros((n, 2, 512), np.float32)
+    emb = np.zeros((n, 2, engine.embedder.dim), np.float32)
     found = np.zeros(n, bool)
     boxes = np.zeros((n, 4), np.float32)
     n_faces = np.zeros(n, np.int32)
