@@ -96,7 +96,10 @@ def create_app(
         return_big_buffers_to_os(arenas=settings.malloc_arenas)
         app.state.keys = open_key_store(settings.keys_db)  # ecosystem: SQLite or PostgreSQL
         app.state.engine = engine or await anyio.to_thread.run_sync(engine_factory, settings)
-        log.info("ready: model pack %s", app.state.engine.pack.digest)
+        pack = app.state.engine.pack
+        log.info("ready: model pack %s (digest %s): %s", pack.name, pack.digest, pack.licence)
+        for role, f in pack.files.items():
+            log.info("model %s: %s sha256 %s licence %s", role, f.path.name, f.sha256, f.licence)
         yield
         app.state.keys.close()
 
