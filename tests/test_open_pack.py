@@ -177,3 +177,12 @@ def test_cli_pack_flag_selects_the_pack(tmp_path):
     assert f"err_01={cal.thresholds('photo-photo')['err_01']:.2f}" in out.stdout
     bad = subprocess.run([*run, "--pack", "nope"], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "--pack" in bad.stderr
+
+
+def test_documents_with_the_open_pack(open_engine):
+    """The document path (portrait at any turn, synthetic held-out cards matched to a selfie at
+    the document err_01) with YuNet + SFace: the same checks as for the default pack."""
+    import test_documents as td
+
+    td.test_portrait_upright_at_any_turn(open_engine)
+    td.test_synthetic_cards_found_and_matched(open_engine)
