@@ -21,8 +21,8 @@ from facecompare.compare import Engine
 from facecompare.config import Settings
 from facecompare.datasets import lfw_dir, lfw_pairs
 from facecompare.evaluate import best_threshold, choose, ten_fold
-from facecompare.models.rewrite import dequantize_constants
 from facecompare.models.pack import verified_bytes
+from facecompare.models.rewrite import dequantize_constants
 from facecompare.models.yunet import YuNet
 
 

@@ -17,7 +17,7 @@ from facecompare.compare import Engine
 from facecompare.config import Settings
 from facecompare.errors import ModelIntegrityError
 from facecompare.models import load_pack
-from facecompare.models.pack import package_dir, pack_names, read_manifest, verified_bytes
+from facecompare.models.pack import pack_names, package_dir, read_manifest, verified_bytes
 from facecompare.models.rewrite import dequantize_constants, free_batch, free_input_size
 from facecompare.models.sface import SFace
 from facecompare.models.yunet import YuNet
