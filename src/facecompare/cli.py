@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +29,26 @@ KeysDb = Annotated[
         help="SQLite key store [env FACECOMPARE_KEYS_DB; default ~/.facecompare/keys.db]",
     ),
 ]
+
+
+PackOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--pack",
+        help="model pack: vectron-mbf (InsightFace, non-commercial) or open (YuNet + SFace, "
+        "MIT / Apache-2.0) [env FACECOMPARE_PACK; default vectron-mbf]",
+    ),
+]
+
+
+def _use_pack(pack: str | None) -> None:
+    """Select the model pack for every engine this process loads (FACECOMPARE_PACK)."""
+    if pack is not None:
+        from .models.pack import pack_names
+
+        if pack not in pack_names():
+            raise typer.BadParameter(f"one of {pack_names()}", param_hint="--pack")
+        os.environ["FACECOMPARE_PACK"] = pack
 
 
 def _store(keys_db: Path | None):  # noqa: ANN202 - imported lazily to keep --help fast
@@ -89,9 +110,12 @@ def serve(
     log_format: Annotated[
         str, typer.Option(help="json: one JSON object per line with request_id; or text")
     ] = "json",
+    pack: PackOpt = None,
 ) -> None:
     """Run the HTTP service (models load at start-up; /readyz turns 200 when loaded)."""
     import uvicorn
+
+    _use_pack(pack)
 
     from .api.app import create_app
     from .api.logs import configure_logging
@@ -133,6 +157,7 @@ def compare(
     blur_detection: Annotated[bool, typer.Option(help="refuse blurred faces")] = False,
     image1_is_document: Annotated[bool, typer.Option(help="image1 is an ID document")] = False,
     image2_is_document: Annotated[bool, typer.Option(help="image2 is an ID document")] = False,
+    pack: PackOpt = None,
 ) -> None:
     """Compare the faces of two image files; print confidence, thresholds and verdict.
 
@@ -142,6 +167,7 @@ def compare(
         "image1_is_document": image1_is_document,
         "image2_is_document": image2_is_document,
     }
+    _use_pack(pack)
     if url:
         from .client import Client, FaceCompareAPIError
 
@@ -227,6 +253,7 @@ def calibrate(
         ),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="output file (default: the pack's file)")] = None,
+    pack: PackOpt = None,
 ) -> None:
     """Fit the calibration file the server loads: thresholds that hold inside each population.
 
@@ -234,6 +261,7 @@ def calibrate(
     Korean family set (the strictest threshold of the two at each FAR), validated on the other
     halves. With --population: your faces; validated on a people-disjoint half, then fitted on
     all; a FAR level your data cannot support is refused (see docs/accuracy.md)."""
+    _use_pack(pack)
     from .lab.calibrate_cmd import run_calibrate
 
     for line in run_calibrate(lfw, population, rule, upscale, scoring, out):
@@ -252,10 +280,12 @@ def evaluate_populations(
     rule: Annotated[str, typer.Option(help="folder | korean | distinct")] = "folder",
     upscale: Annotated[int | None, typer.Option(help="scale --folder images up to (px)")] = None,
     out: Annotated[Path, typer.Option(help="folder for populations.json")] = Path("reports"),
+    pack: PackOpt = None,
 ) -> None:
     """The served photo-photo thresholds on each population: realised FAR (false accepts, 95 %
     interval) and TAR at err_01/err_001/err_0001. Populations the calibration was fitted on are
     measured on their held-out half."""
+    _use_pack(pack)
     from .lab.calibrate_cmd import run_eval_populations
 
     for line in run_eval_populations(names or [], folder or [], rule, upscale, out):
@@ -269,6 +299,7 @@ def evaluate(
     face_choice: Annotated[
         str, typer.Option(help="central: LFW's labelled person; largest: the server's rule")
     ] = "central",
+    pack: PackOpt = None,
 ) -> None:
     """LFW through the server's pipeline (size rule bypassed): 10-fold, all-pairs TAR at FAR with
     intervals, held-out people; writes a JSON and ROC/DET/histogram plots."""
@@ -277,6 +308,7 @@ def evaluate(
 
     if face_choice not in FACE_CHOICES:
         raise typer.BadParameter(f"one of {FACE_CHOICES}")
+    _use_pack(pack)
     from .datasets import lfw_images
 
     bar, advance = _progress_bar("embedding LFW", len(lfw_images(lfw)))
@@ -348,8 +380,10 @@ def calibrate_blur(
     plot: Annotated[Path, typer.Option(help="PNG of the curves")] = Path("docs/blur-curves.png"),
     out: Annotated[Path | None, typer.Option(help="calibration file to update")] = None,
     threads: Annotated[int, typer.Option(help="worker threads")] = 2,
+    pack: PackOpt = None,
 ) -> None:
     """Calibrate the blur flag on degraded LFW faces (writes only the file's 'blur' section)."""
+    _use_pack(pack)
     from .calibration import blur as cb
     from .calibration import default_path
     from .compare import Engine
@@ -382,8 +416,10 @@ def bench(
     per_level: Annotated[int, typer.Option(help="HTTP requests per concurrency level")] = 80,
     threads: Annotated[int, typer.Option(help="onnxruntime threads per run, ours")] = 1,
     http: Annotated[bool, typer.Option(help="also load our server over HTTP")] = True,
+    pack: PackOpt = None,
 ) -> None:
     """Our pipeline in-process and over HTTP against InsightFace and face_recognition."""
+    _use_pack(pack)
     from .bench.run import bench as run_bench
 
     data = run_bench(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
 import cv2
 import numpy as np
@@ -22,12 +24,12 @@ from .calibration import (
     load_calibration,
 )
 from .config import Settings
-from .detect import SCRFD, Face
-from .embed import ArcFaceEmbedder, flip_band, with_flip
+from .detect import Face
+from .embed import flip_band, with_flip
 from .errors import ErrorCode, FaceCompareError
-from .landmarks import Landmark106
 from .models import ModelPack, load_pack
 from .models.backend import choose
+from .models.kinds import build
 from .ocr import OCR
 from .scoring import Cohort, Scorer
 
@@ -106,6 +108,19 @@ def scorer_for(calibration: Calibration | None, settings: Settings) -> Scorer:
     return Scorer(cohort, flip_band(settings.flip_tta, float(low), float(high)))
 
 
+def with_pack_defaults(settings: Settings, pack: ModelPack) -> Settings:
+    """The settings with the pack's own defaults (its manifest's "settings") for every field
+    neither a FACECOMPARE_<FIELD> variable nor the caller has changed from the global default:
+    e.g. a recogniser's flip-TTA band is on its own cosine scale."""
+    base = Settings()
+    own = {
+        k: v
+        for k, v in pack.settings.items()
+        if f"FACECOMPARE_{k.upper()}" not in os.environ and getattr(settings, k) == getattr(base, k)
+    }
+    return replace(settings, **own) if own else settings
+
+
 @dataclass(frozen=True)
 class CompareRequest:
     image1: str | bytes
@@ -153,11 +168,15 @@ class Engine:
             backend=self.backend,
             streams=streams,
         )
-        self.detector = SCRFD(session("detector"))
-        # alignment points: the 106-point model's when the pack has it, else the detector's
+
+        def model(role: str) -> Any:  # the class of the file's "kind" (models/kinds.py)
+            return build(role, pack.files[role].kind, session(role))
+
+        self.detector = model("detector")
+        # alignment points: the landmark model's when the pack has one, else the detector's
         refine = settings.refine_landmarks and "landmarks" in pack.files
-        self.landmarker = Landmark106(session("landmarks")) if refine else None
-        self.embedder = ArcFaceEmbedder(session("recognizer"))
+        self.landmarker = model("landmarks") if refine else None
+        self.embedder = model("recognizer")
         self.scorer = scorer_for(calibration, settings)
         self.flip_band = self.scorer.band
         # documents (issue 14): the OCR models load on the first document request only
@@ -176,7 +195,8 @@ class Engine:
 
         ``with_calibration=False`` loads the models only, for the calibration command itself."""
         settings = settings or Settings.from_env()
-        pack = load_pack()
+        pack = load_pack(settings.pack)
+        settings = with_pack_defaults(settings, pack)
         if not with_calibration:
             return cls(pack, None, settings)
         path = settings.calibration or default_path(pack.name)
@@ -497,7 +517,7 @@ class Engine:
         detector runs at 0° and 180°) or sideways (90° both ways); the other two turns are
         tried only when those give no clearly upright face. SCRFD also "finds" faces upside
         down or sideways, with landmarks in the wrong places and high scores; the turn kept is
-        the one whose aligned crop has the largest ArcFace feature norm (a face-quality signal:
+        the one whose aligned crop has the largest recogniser feature norm (a quality signal:
         a wrongly turned face has a small norm). The box returned is in ``img`` coordinates."""
         if doc.portrait is not None:
             return doc.portrait  # type: ignore[return-value]
@@ -519,7 +539,7 @@ class Engine:
             if new:
                 cands += new
                 norms += self.embedder.embed([f.crop for f in new])[1].tolist()
-                if max(norms) >= _UPRIGHT_NORM:
+                if max(norms) >= self.embedder.upright_norm:
                     break
         if not cands:
             return None

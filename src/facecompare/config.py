@@ -26,6 +26,9 @@ class ImageLimits:
 @dataclass(frozen=True)
 class Settings:
     limits: ImageLimits = field(default_factory=ImageLimits)
+    # model pack (models/packs/<name>.json): vectron-mbf (InsightFace, non-commercial) or open
+    # (YuNet + SFace, MIT / Apache-2.0); a pack may set its own defaults of the fields below
+    pack: str = "vectron-mbf"
     min_face: int = 112  # shorter side of the detector box, pixels
     min_document_face: int = 40  # printed portrait on an ID document
     det_size: int = 480  # longer side of the detector input (docs/performance.md)

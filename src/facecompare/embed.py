@@ -11,9 +11,13 @@ FLIP_MODES = ("off", "uncertain", "always")
 
 
 class ArcFaceEmbedder:
+    # feature norm of a clearly upright face (documents: no need to try more turns of a card)
+    upright_norm: float = 19.0
+
     def __init__(self, session: ort.InferenceSession) -> None:
         self.session = session
         self.input_name = session.get_inputs()[0].name
+        self.dim = int(session.get_outputs()[0].shape[-1])  # 512 (MobileFaceNet), 128 (SFace)
 
     @staticmethod
     def blob(crops: list[np.ndarray]) -> np.ndarray:

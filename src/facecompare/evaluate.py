@@ -45,6 +45,8 @@ PIPELINE_SOURCES = (
     "embed.py",
     "quality.py",
     "models/rewrite.py",
+    "models/yunet.py",
+    "models/sface.py",
 )
 # the Engine's stages that an embedding goes through (the rest of compare.py does not change
 # an embedding: keying on these alone keeps caches valid across changes to the use case)
@@ -145,7 +147,7 @@ def embed_images(
         return embed_one(engine, img, min_face, choice)
 
     n = len(paths)
-    emb = np.zeros((n, 2, 512), np.float32)
+    emb = np.zeros((n, 2, engine.embedder.dim), np.float32)
     found = np.zeros(n, bool)
     boxes = np.zeros((n, 4), np.float32)
     n_faces = np.zeros(n, np.int32)

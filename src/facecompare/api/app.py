@@ -107,6 +107,10 @@ def create_app(
             choice.precision,
             choice.reason,
         )
+        pack = app.state.engine.pack
+        log.info("ready: model pack %s (digest %s): %s", pack.name, pack.digest, pack.licence)
+        for role, f in pack.files.items():
+            log.info("model %s: %s sha256 %s licence %s", role, f.path.name, f.sha256, f.licence)
         yield
         app.state.keys.close()
 

@@ -212,7 +212,7 @@ def measure(
         found, emb, norm, marks = z["found"], z["emb"], z["norm"], z["landmarks"]
     else:
         found = np.zeros(n, bool)
-        emb = np.zeros((n, 512), np.float32)
+        emb = np.zeros((n, engine.embedder.dim), np.float32)
         norm = np.full(n, np.nan, np.float32)
         marks = np.zeros((n, 5, 2), np.float32)
         with ThreadPoolExecutor(threads) as pool:

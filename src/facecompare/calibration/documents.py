@@ -21,9 +21,11 @@ import numpy as np
 
 from .. import synth_cards
 from ..compare import Engine
+from ..config import Settings
 from ..datasets import shared_dir
 from ..embed import similarity
 from ..evaluate import cache_dir, embed_one, source_hash
+from ..models.pack import DEFAULT_PACK
 from . import DOCUMENT_PHOTO, default_path
 from .fit import InsufficientData, scenario_entry
 from .lfw import write
@@ -80,7 +82,7 @@ def card_set(engine: Engine, half: str, n: int, lfw: Path, docs: Path, log=print
     plan = synth_cards.card_plan(lfw, half, n)
     people, rot, layout = [], np.zeros(len(plan), int), []
     doc_found, face_found = np.zeros(len(plan), bool), np.zeros(len(plan), bool)
-    emb, secs = np.zeros((len(plan), 2, 512), np.float32), np.zeros(len(plan))
+    emb, secs = np.zeros((len(plan), 2, engine.embedder.dim), np.float32), np.zeros(len(plan))
     start = time.time()
     for i, (person, source, seed) in enumerate(plan):
         card = synth_cards.render(lfw, docs, person, source, seed)
@@ -127,7 +129,7 @@ def selfie_set(engine: Engine, half: str, lfw: Path, log=print) -> SelfieSet:
         z = np.load(cache)
         return SelfieSet(paths, people, z["found"], z["emb"])
     found = np.zeros(len(paths), bool)
-    emb = np.zeros((len(paths), 2, 512), np.float32)
+    emb = np.zeros((len(paths), 2, engine.embedder.dim), np.float32)
     start = time.time()
     for i, p in enumerate(paths):
         e, _, _, _ = embed_one(engine, cv2.imread(str(lfw / "images" / p)), 0, "central")
@@ -193,16 +195,18 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cards", type=int, default=400, help="train-half card photos to render")
     ap.add_argument("--out", type=Path, default=None, help="calibration file (default: pack's)")
+    ap.add_argument("--pack", default=None, help="model pack [env FACECOMPARE_PACK]")
     args = ap.parse_args(argv)
     shared = shared_dir() / "datasets"
-    engine = Engine.load(with_calibration=False)
+    engine = Engine.load(Settings.from_env(pack=args.pack), with_calibration=False)
     target = args.out or default_path(engine.pack.name)
     try:
         entry = scenario(engine, args.cards, shared / "lfw", shared / "id-documents")
     except InsufficientData as exc:
         raise SystemExit(f"refused: {exc}") from None
+    pack = "" if engine.pack.name == DEFAULT_PACK else f" --pack {engine.pack.name}"
     write_scenario(
-        target, entry, f"python -m facecompare.calibration.documents --cards {args.cards}"
+        target, entry, f"python -m facecompare.calibration.documents --cards {args.cards}{pack}"
     )
     print(json.dumps(entry, indent=1))
     print(f"wrote the {DOCUMENT_PHOTO} scenario of {target}")

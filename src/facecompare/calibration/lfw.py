@@ -13,6 +13,7 @@ import numpy as np
 from ..compare import Engine
 from ..datasets import identity, lfw_images
 from ..evaluate import all_pairs, embed_images
+from ..models.pack import DEFAULT_PACK
 from . import PHOTO_PHOTO
 from .fit import SCALE_ANCHORS, fit_mapping, scenario_entry
 
@@ -42,7 +43,8 @@ def calibrate_lfw(
     return {
         "format": 1,
         "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command": "facecompare calibrate --lfw ../shared/datasets/lfw",
+        "command": "facecompare calibrate --lfw ../shared/datasets/lfw"
+        + ("" if engine.pack.name == DEFAULT_PACK else f" --pack {engine.pack.name}"),
         "model_pack": {"name": engine.pack.name, "digest": engine.pack.digest},
         "mapping": {
             "kind": "logistic",

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import ModelIntegrityError
 from .backend import Choice, open_session
+from .rewrite import REWRITES
 
 DEFAULT_PACK = "vectron-mbf"
 
@@ -23,6 +24,9 @@ class ModelFile:
     path: Path
     sha256: str
     licence: str
+    kind: str = ""  # the class that runs it (models/kinds.py); "" for the role's default
+    rewrites: tuple[str, ...] = ()  # in-memory graph fixes (models/rewrite.py), in this order
+    licence_text: str = ""  # the licence's text shipped with us (models/licences/), if any
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,22 @@ class ModelPack:
         onnxruntime's ``run``/``get_inputs`` surface (models/backend.py). ``fast_prelu``:
         rewrite.prelu_as_relu, for onnxruntime; ``streams``: parallel calls, ``shapes``: input
         shapes also compiled fixed (OpenVINO)."""
-        model = verified_bytes(self.files[role])
+        entry = self.files[role]
+        model = verified_bytes(entry)
+        for name in entry.rewrites:  # the manifest's graph fixes, after the hash check
+            model = REWRITES[name](model)
         choice = backend or Choice("onnxruntime", "f32", "default")
         return open_session(model, choice, intra_op_threads, streams, fast_prelu, shapes)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Defaults of runtime settings this pack's models need (config.Settings field names);
+        a FACECOMPARE_<NAME> variable still overrides each (compare.Engine.load)."""
+        return dict(self.manifest.get("settings", {}))
+
+    @property
+    def commercial_use(self) -> bool:
+        return bool(self.manifest.get("commercial_use", False))
 
     def info(self) -> dict[str, Any]:
         return {
@@ -63,8 +80,15 @@ class ModelPack:
             "digest": self.digest,
             "source": f"{self.manifest['package']}=={self.manifest['package_version']}",
             "licence": self.licence,
+            "commercial_use": self.commercial_use,
             "files": {
-                r: {"file": f.path.name, "sha256": f.sha256, "licence": f.licence}
+                r: {
+                    "file": f.path.name,
+                    "kind": f.kind,
+                    "sha256": f.sha256,
+                    "licence": f.licence,
+                    **({"licence_text": f.licence_text} if f.licence_text else {}),
+                }
                 for r, f in self.files.items()
             },
         }
@@ -84,7 +108,17 @@ def verified_bytes(model: ModelFile) -> bytes:
     return data
 
 
+def pack_names() -> list[str]:
+    """The packs this version ships (models/packs/*.json)."""
+    packs = resources.files(__package__).joinpath("packs")
+    return sorted(p.name.removesuffix(".json") for p in packs.iterdir() if p.name.endswith(".json"))
+
+
 def read_manifest(name: str = DEFAULT_PACK) -> dict[str, Any]:
+    if name not in pack_names():
+        raise ModelIntegrityError(
+            f"unknown model pack {name!r}; this version ships {', '.join(pack_names())}"
+        )
     text = resources.files(__package__).joinpath("packs", f"{name}.json").read_text()
     return json.loads(text)
 
@@ -107,7 +141,18 @@ def load_pack(name: str = DEFAULT_PACK, model_dir: Path | None = None) -> ModelP
     base = model_dir or package_dir(manifest)
     files: dict[str, ModelFile] = {}
     for role, entry in manifest["files"].items():
-        model = ModelFile(role, base / entry["file"], entry["sha256"], entry["licence"])
+        model = ModelFile(
+            role,
+            base / entry["file"],
+            entry["sha256"],
+            entry["licence"],
+            entry.get("kind", ""),
+            tuple(entry.get("rewrites", ())),
+            entry.get("licence_text", ""),
+        )
+        unknown = [r for r in model.rewrites if r not in REWRITES]
+        if unknown:
+            raise ModelIntegrityError(f"pack {name!r}: unknown rewrites {unknown} for {role}")
         verified_bytes(model)  # fail at start-up, before any session is built
         files[role] = model
     return ModelPack(manifest["name"], manifest["version"], manifest["licence"], manifest, files)
