@@ -28,7 +28,7 @@ from .detect import Face
 from .embed import flip_band, with_flip
 from .errors import ErrorCode, FaceCompareError
 from .models import ModelPack, load_pack
-from .models.backend import choose
+from .models.backend import Choice, choose
 from .models.kinds import build
 from .ocr import OCR
 from .scoring import Cohort, Scorer
@@ -160,6 +160,9 @@ class Engine:
         self.settings = settings
         # inference backend and precision, from the settings and the CPU (models/backend.py)
         self.backend = choose(settings.backend, settings.precision)
+        if self.backend.backend != "onnxruntime" and "openvino" not in pack.backends:
+            # a pack's graphs are measured on OpenVINO before it may run there (models/packs)
+            self.backend = Choice("onnxruntime", "f32", f"pack {pack.name}: onnxruntime only")
         streams = max(settings.workers, settings.image_threads)  # calls that may run at once
         session = partial(
             pack.session,

@@ -64,6 +64,11 @@ class ModelPack:
         return open_session(model, choice, intra_op_threads, streams, fast_prelu, shapes)
 
     @property
+    def backends(self) -> tuple[str, ...]:
+        """Inference backends this pack's graphs were measured on (manifest "backends")."""
+        return tuple(self.manifest.get("backends", ["onnxruntime"]))
+
+    @property
     def settings(self) -> dict[str, Any]:
         """Defaults of runtime settings this pack's models need (config.Settings field names);
         a FACECOMPARE_<NAME> variable still overrides each (compare.Engine.load)."""
