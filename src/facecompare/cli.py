@@ -370,37 +370,52 @@ def load_test(
         raise typer.Exit(1)
 
 
-# -- calibrate-blur (issue 5) -------------------------------------------------------------------
+# -- calibrate-blur (issues 5, 15) ------------------------------------------------------------
 @app.command("calibrate-blur")
 def calibrate_blur(
-    lfw: Annotated[Path, typer.Option(help="LFW folder")] = Path("../shared/datasets/lfw"),
-    people: Annotated[int, typer.Option(help="probe people per half")] = 250,
-    naturals: Annotated[int, typer.Option(help="natural photos per half")] = 1000,
-    score: Annotated[str | None, typer.Option(help="keep this score (default: best)")] = None,
-    plot: Annotated[Path, typer.Option(help="PNG of the curves")] = Path("docs/blur-curves.png"),
+    datasets: Annotated[Path, typer.Option(help="shared data sets folder")] = Path(
+        "../shared/datasets"
+    ),
+    per_population: Annotated[int, typer.Option(help="photos per population")] = 150,
     out: Annotated[Path | None, typer.Option(help="calibration file to update")] = None,
+    pictures: Annotated[Path, typer.Option(help="folder for the ladder PNGs")] = Path("docs/img"),
+    verification: Annotated[
+        bool, typer.Option(help="also re-fit the second rule (verification failure, ~20 min)")
+    ] = False,
     threads: Annotated[int, typer.Option(help="worker threads")] = 2,
     pack: PackOpt = None,
 ) -> None:
-    """Calibrate the blur flag on degraded LFW faces (writes only the file's 'blur' section)."""
+    """Calibrate the blur flag on a ladder of known blur relative to the face, sent as a client
+    sends it (writes only the calibration file's 'blur' section)."""
     _use_pack(pack)
     from .calibration import blur as cb
-    from .calibration import default_path
+    from .calibration import blur_ladder as bl
+    from .calibration import default_path, load_calibration
     from .compare import Engine
 
     engine = Engine.load()
-    study = cb.run_study(engine, lfw, people, naturals, threads, lambda m: typer.echo(m, err=True))
-    rows = cb.candidate_rows(study)
-    typer.echo("candidates (threshold on the fit half, figures on the report half):")
-    typer.echo(cb.candidate_table(rows))
-    name = score or cb.best_score(rows)
-    section = cb.build_section(study, name, rows)
     target = out or default_path(engine.pack.name)
+    old = load_calibration(target).section("blur") if target.exists() else None
+    if verification:  # the verification-failure study of issue 5 (LFW, against err_01)
+        study = cb.run_study(engine, datasets / "lfw", progress=lambda m: typer.echo(m, err=True))
+        rows = cb.candidate_rows(study)
+        typer.echo(cb.candidate_table(rows))
+        old = {"second": bl.second_rule(cb.build_section(study, "directional_min", rows))}
+    lad = bl.measure_ladder(
+        engine, datasets, per_population, threads, lambda m: typer.echo(m, err=True)
+    )
+    section = bl.build_section(lad, old)
     cb.write_section(target, section)
-    cb.plot(section, plot)
-    typer.echo(f"kept {name}: flag below {section['threshold']:.6g} ({section['basis']})")
-    typer.echo(json.dumps(section["report"], indent=2))
-    typer.echo(f"wrote the 'blur' section of {target} and {plot}")
+    for fam in bl.LADDER:
+        bl.ladder_picture(engine, datasets, fam, pictures / f"blur-ladder-{fam}.png")
+    typer.echo(f"kept {section['score']} < {section['threshold']:.6g} ({section['basis']})")
+    if section["second"]:
+        sec = section["second"]
+        typer.echo(f"second rule: {sec['score']} < {sec['threshold']:.6g} ({sec['reason']})")
+    rep = {k: v for k, v in section["report"].items() if k not in ("per_population", "curves")}
+    typer.echo(json.dumps(rep, indent=2))
+    typer.echo(bl.curve_table(section["report"]))
+    typer.echo(f"wrote the 'blur' section of {target} and {pictures}/blur-ladder-*.png")
 
 
 # -- bench (speed against the peers; see docs/performance.md) ---------------------------------

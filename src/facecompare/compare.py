@@ -570,12 +570,15 @@ class Engine:
     # -- end documents ----------------------------------------------------------------------------
 
     def _check_blur(self, found: list[FoundFace], norms: np.ndarray) -> None:
-        """IMAGE_BLURED when the face's quality score (chosen and thresholded by
-        ``facecompare calibrate-blur``) is below the calibrated threshold."""
+        """IMAGE_BLURED when a face's quality score is below the calibrated threshold (chosen by
+        ``facecompare calibrate-blur``: blurred to a person), or below the ``second`` rule's
+        (too blurred to compare reliably), image1 first."""
         blur = self.calibrated.section("blur")
         if blur is None:
             raise RuntimeError("blur_detection needs a 'blur' section in the calibration file")
-        name, threshold = str(blur.get("score", "laplacian_var")), float(blur["threshold"])
+        rules = [blur] + ([blur["second"]] if blur.get("second") else [])
         for f, norm, param in zip(found, norms, PARAMS, strict=True):
-            if quality.score(name, f.crop, float(norm)) < threshold:
-                raise FaceCompareError(ErrorCode.IMAGE_BLURED, param)
+            for rule in rules:
+                name = str(rule.get("score", "laplacian_var"))
+                if quality.score(name, f.crop, float(norm)) < float(rule["threshold"]):
+                    raise FaceCompareError(ErrorCode.IMAGE_BLURED, param)
