@@ -19,6 +19,7 @@ The cohort is embeddings only (no image), shipped per model pack or supplied by 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,13 +57,11 @@ class Cohort:
             emb=self.emb.astype(np.float16),
             top_k=np.int32(self.top_k),
             format=np.int32(COHORT_FORMAT),
-            provenance=np.array(__import__("json").dumps(self.provenance)),
+            provenance=np.array(json.dumps(self.provenance)),
         )
 
     @classmethod
     def load(cls, path: Path) -> Cohort:
-        import json
-
         with np.load(path, allow_pickle=False) as z:
             if int(z["format"]) != COHORT_FORMAT:
                 raise ValueError(f"cohort file {path} has format {int(z['format'])}")
