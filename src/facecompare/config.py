@@ -52,8 +52,10 @@ class Settings:
     # PRelu rewritten as Relu/Mul/Add in memory (models/rewrite.py): same function, 2× faster
     fast_prelu: bool = True
     # inference backend (models/backend.py): auto | onnxruntime | openvino, and its precision
-    # auto | f32 | bf16 | int8; auto picks from the CPU's features (docs/performance.md)
-    backend: str = "auto"
+    # auto | f32 | bf16 | int8; auto picks from the CPU's features (docs/performance.md).
+    # Default onnxruntime: the calibration was fitted on it, and a clean-checkout CI run saw
+    # OpenVINO requests time out (60 s) under a one-worker server (session 3 note)
+    backend: str = "onnxruntime"
     precision: str = "auto"
     # 2: the two photos of a compare may run side by side, each on its own core, whenever no
     # other compare is running (docs/performance.md: threads); 1: always one after the other
