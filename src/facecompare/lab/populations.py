@@ -36,8 +36,6 @@ class Population:
     # side (in px) the images are scaled up to before the pipeline (small data sets), or None
     upscale: int | None = None
     grey: bool = False  # images are grey (or made grey): a capture condition, for reports
-    # which images count for genuine pairs (e.g. adults only); None: all
-    genuine_ok: np.ndarray | None = None
     # group of each image for the impostor rule; None: every different person is an impostor
     group: np.ndarray | None = None
     group_gap: int = 0  # impostor only when |group_a - group_b| >= group_gap
@@ -92,7 +90,6 @@ class Population:
             [self.people[i] for i in idx],
             self.upscale,
             self.grey,
-            None if self.genuine_ok is None else self.genuine_ok[idx],
             None if self.group is None else self.group[idx],
             self.group_gap,
             self.description,
@@ -112,15 +109,12 @@ class Population:
         """(genuine, impostor) masks of the pairs rows × cols (indices into this population)."""
         people = np.unique(np.array(self.people), return_inverse=True)[1]
         same = people[rows][:, None] == people[cols][None, :]
-        genuine = same.copy()
-        if self.genuine_ok is not None:
-            genuine &= self.genuine_ok[rows][:, None] & self.genuine_ok[cols][None, :]
         impostor = ~same
         if self.group is not None and self.group_gap:
             impostor &= np.abs(self.group[rows][:, None] - self.group[cols][None, :]) >= (
                 self.group_gap
             )
-        return genuine, impostor
+        return same, impostor
 
 
 def folder_population(root: Path, name: str | None = None, **kw: object) -> Population:
