@@ -14,8 +14,8 @@ import numpy as np
 
 from facecompare.align import ARCFACE_TEMPLATE, align, similarity_transform
 from facecompare.compare import Engine
-from facecompare.datasets import lfw_dir, lfw_pairs
-from facecompare.evaluate import choose, ten_fold
+from facecompare.lab.data.datasets import lfw_dir, lfw_pairs
+from facecompare.lab.measure.evaluate import choose, ten_fold
 
 
 def clahe(crop: np.ndarray) -> np.ndarray:
@@ -25,7 +25,7 @@ def clahe(crop: np.ndarray) -> np.ndarray:
 
 
 def crops_of(engine: Engine, img: np.ndarray) -> list[np.ndarray]:
-    face = choose(engine.faces(img, 0), img.shape, "central")
+    face = choose(engine.pipeline.faces(img, 0), img.shape, "central")
     m = similarity_transform(face.landmarks, ARCFACE_TEMPLATE)
     plain = align(img, face.landmarks)
     warp = {
@@ -66,7 +66,7 @@ def main() -> None:
 
     def work(path: str) -> np.ndarray:
         img = cv2.imread(str(root / "images" / path), cv2.IMREAD_COLOR)
-        return engine.embedder.embed(crops_of(engine, img))[0]
+        return engine.pipeline.embedder.embed(crops_of(engine, img))[0]
 
     with ThreadPoolExecutor(2) as pool:
         embs = dict(zip(paths, pool.map(work, paths), strict=True))

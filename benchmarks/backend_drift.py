@@ -22,8 +22,8 @@ import numpy as np
 
 from facecompare.compare import Engine
 from facecompare.config import Settings
-from facecompare.datasets import identity, lfw_dir, lfw_images, lfw_pairs
-from facecompare.evaluate import all_pairs, embed_images, pair_scores
+from facecompare.lab.data.datasets import identity, lfw_dir, lfw_images, lfw_pairs
+from facecompare.lab.measure.evaluate import all_pairs, embed_images, pair_scores
 from facecompare.models.backend import EMBEDDING_COS_MIN, MEAN_SHIFT_MAX, PAIR_SHIFT_MAX
 
 

@@ -25,11 +25,11 @@ import numpy as np
 
 from facecompare import imaging
 from facecompare.align import align
-from facecompare.bench.data import build_pairs
 from facecompare.compare import Engine
 from facecompare.config import Settings
-from facecompare.datasets import lfw_dir
-from facecompare.embed import ArcFaceEmbedder
+from facecompare.lab.data.datasets import lfw_dir
+from facecompare.lab.data.phones import build_pairs
+from facecompare.models.arcface import ArcFaceEmbedder
 from facecompare.models.backend import Choice, cpu_flags, open_session
 from facecompare.models.pack import verified_bytes
 
@@ -46,7 +46,7 @@ FIXED = len(CONFIGS) - 1  # the same graph also compiled for the input's exact s
 
 
 def detector_blob(img: np.ndarray, size: int) -> np.ndarray:
-    """SCRFD's input as detect.SCRFD.detect builds it (shrink, pad to 32, normalise)."""
+    """SCRFD's input as models.scrfd.SCRFD.detect builds it (shrink, pad to 32, normalise)."""
     h0, w0 = img.shape[:2]
     scale = min(1.0, size / max(h0, w0))
     nh, nw = round(h0 * scale), round(w0 * scale)
@@ -65,11 +65,11 @@ def blobs(engine: Engine, pairs: int) -> dict[str, list[np.ndarray]]:
             h = imaging.read_header(data, "image1")
             f = imaging.reduction(h, s.det_retry_size)
             img = imaging.decode_reduced(data, h, "image1", f)
-            face = engine.faces(img, 0)[0]
+            face = engine.pipeline.faces(img, 0)[0]
             out["detector"].append(detector_blob(img, s.det_size))
-            assert engine.landmarker is not None
-            out["landmarks"].append(engine.landmarker.blob(img, face.box)[0])
-            crop = align(img, engine.alignment_points(img, face))
+            assert engine.pipeline.landmarker is not None
+            out["landmarks"].append(engine.pipeline.landmarker.blob(img, face.box)[0])
+            crop = align(img, engine.pipeline.alignment_points(img, face))
             out["recognizer"].append(ArcFaceEmbedder.blob([crop]))
     return out
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from facecompare import quality
 from facecompare.compare import CompareRequest, Engine
-from facecompare.datasets import lfw_dir, lfw_pairs
 from facecompare.errors import FaceCompareError
+from facecompare.lab.data.datasets import lfw_dir, lfw_pairs
 
 
 def jpeg(path: str) -> bytes:
@@ -55,7 +55,7 @@ def main() -> None:
     crops = []
     for a, _ in data:
         img = cv2.imdecode(np.frombuffer(a, np.uint8), cv2.IMREAD_COLOR)
-        found = engine.largest_face(img, 0)
+        found = engine.pipeline.largest_face(img, 0)
         if found is not None:
             crops.append(found.crop)
     t = time.perf_counter()

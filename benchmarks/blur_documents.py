@@ -9,9 +9,10 @@ import csv
 
 import cv2
 
-from facecompare import documents, quality
+from facecompare import quality
 from facecompare.compare import Engine
-from facecompare.datasets import shared_dir
+from facecompare.documents import evidence as documents
+from facecompare.lab.data.datasets import shared_dir
 
 
 def main() -> None:
@@ -25,12 +26,12 @@ def main() -> None:
     for row in rows:
         img = cv2.imread(str(root / row["file"]))
         doc = documents.find_document(img)
-        found = engine.document_face(doc) if doc else None
-        found = found or engine.largest_face(img, engine.settings.min_document_face)
+        found = engine.documents.portrait(doc) if doc else None
+        found = found or engine.pipeline.largest_face(img, engine.settings.min_document_face)
         if found is None:
             print(f"{row['file']:<36} no face")
             continue
-        _, norms = engine.embedder.embed([found.crop])
+        _, norms = engine.pipeline.embedder.embed([found.crop])
         s = quality.score(name, found.crop, float(norms[0]))
         total += 1
         flagged += s < threshold

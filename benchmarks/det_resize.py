@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 
 from facecompare import imaging
-from facecompare.bench.data import build_pairs
 from facecompare.compare import Engine
 from facecompare.config import Settings
-from facecompare.datasets import lfw_dir
+from facecompare.lab.data.datasets import lfw_dir
+from facecompare.lab.data.phones import build_pairs
 
 
 def cpu_ms(fn, n: int = 20) -> float:  # noqa: ANN001
@@ -55,17 +55,27 @@ def main() -> None:
                     cpu_ms(lambda f=flag, i=img, w=wh: cv2.resize(i, w, interpolation=f))
                 )
             # the detector on each pre-shrunk input (scale 1 inside), boxes back in 640×480
-            faces = {k: engine.detector.detect(v, size)[0].scaled(1 / s) for k, v in small.items()}
+            faces = {
+                k: engine.pipeline.detector.detect(v, size)[0].scaled(1 / s)
+                for k, v in small.items()
+            }
             box_moves.append(float(np.abs(faces["area"].box - faces["linear"].box).max()))
-            emb = [engine.embedder.embed([engine.aligned(img, f)])[0][0] for f in faces.values()]
+            emb = [
+                engine.pipeline.embedder.embed([engine.pipeline.aligned(img, f)])[0][0]
+                for f in faces.values()
+            ]
             coss.append(float(emb[0] @ emb[1]))
-    print(f"{2 * args.pairs} phone photos at 640×480 → {size}; {engine.backend.backend} "
-          f"{engine.backend.precision}")
+    print(
+        f"{2 * args.pairs} phone photos at 640×480 → {size}; {engine.pipeline.backend.backend} "
+        f"{engine.pipeline.backend.precision}"
+    )
     for k, v in shrink.items():
         print(f"  shrink, {k:6s}: {np.mean(v):.2f} CPU ms")
-    print(f"  best face's box moves by at most {max(box_moves):.2f} px (median "
-          f"{np.median(box_moves):.2f}); embedding cosine area vs linear: min {min(coss):.5f}, "
-          f"median {np.median(coss):.5f}")
+    print(
+        f"  best face's box moves by at most {max(box_moves):.2f} px (median "
+        f"{np.median(box_moves):.2f}); embedding cosine area vs linear: min {min(coss):.5f}, "
+        f"median {np.median(coss):.5f}"
+    )
 
 
 if __name__ == "__main__":

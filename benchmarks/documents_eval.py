@@ -13,8 +13,8 @@ Figures:
    calibration file (fitted on the train half) and the realised FAR;
 4. cost: document check + portrait against the plain photo path (largest face), same images,
    same run (the OCR models loaded before the timing);
-5. hard negatives (issue 14): held-out scenes of facecompare.hard_negatives (test half of the
-   people, seed 1): posters, logo walls, signs, printed T-shirts, book pages, screenshots, a
+5. hard negatives (issue 14): held-out scenes of facecompare.lab.data.hard_negatives (test half
+   of the people, seed 1): posters, logo walls, signs, printed T-shirts, book pages, screenshots, a
    sheet of paper or a phone held up; plus the kpop photos and a korean-family sample, both
    upscaled to 512 × 512; false "document" per set;
 6. two plain photos with verified_document: pairs (scene k, LFW photo k) and (kpop k,
@@ -35,20 +35,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facecompare import hard_negatives
 from facecompare.calibration import DOCUMENT_PHOTO, default_path, load_calibration
-from facecompare.calibration.documents import card_set, pair_scores, selfie_set
 from facecompare.compare import Engine
-from facecompare.datasets import lfw_images, shared_dir
-from facecompare.synth_cards import card_plan, render, selfie_with_card
+from facecompare.lab.data import hard_negatives
+from facecompare.lab.data.datasets import lfw_images, shared_dir
+from facecompare.lab.data.synth_cards import card_plan, render, selfie_with_card
+from facecompare.lab.fit.documents import card_set, pair_scores, selfie_set
 
 
 def specimens(engine: Engine, root: Path) -> list[dict]:
     rows = []
     for r in csv.DictReader((root / "labels.csv").open()):
         img = cv2.imread(str(root / r["file"]), cv2.IMREAD_COLOR)
-        doc = engine.find_document(img)
-        face = engine.document_face(img, doc) if doc is not None else None
+        doc = engine.documents.find(img)
+        face = engine.documents.portrait(img, doc) if doc is not None else None
         rows.append(
             {
                 "file": r["file"],
@@ -76,7 +76,7 @@ def lfw_false(engine: Engine, lfw: Path, sample: int) -> tuple[int, int, list[st
     for p in paths:
         img = cv2.imread(str(lfw / "images" / p), cv2.IMREAD_COLOR)
         img = cv2.resize(img, (500, 500), interpolation=cv2.INTER_CUBIC)
-        if engine.find_document(img) is not None:
+        if engine.documents.find(img) is not None:
             hits.append(p)
     return len(hits), len(paths), hits
 
@@ -86,7 +86,7 @@ def scene_false(engine: Engine, lfw: Path, n: int) -> tuple[dict[str, list[int]]
     per: dict[str, list[int]] = {}
     flags = []
     for sc in hard_negatives.scenes(lfw, "test", n, seed=1):
-        hit = engine.find_document(sc.image) is not None
+        hit = engine.documents.find(sc.image) is not None
         c = per.setdefault(sc.kind, [0, 0])
         c[0] += hit
         c[1] += 1
@@ -103,7 +103,7 @@ def asian_false(engine: Engine, root: Path, n: int) -> tuple[int, int, list[bool
     flags = []
     for p in paths:
         img = cv2.resize(cv2.imread(str(root / p)), (512, 512), interpolation=cv2.INTER_CUBIC)
-        flags.append(engine.find_document(img) is not None)
+        flags.append(engine.documents.find(img) is not None)
     return sum(flags), len(flags), flags
 
 
@@ -115,8 +115,8 @@ def selfie_cards(engine: Engine, lfw: Path, docs: Path, n: int) -> dict[str, int
     for k in range(n):
         person, source, seed = plan[k]
         sample = selfie_with_card(lfw, docs, person, source, plan[n + k][1], seed)
-        doc = engine.find_document(sample.image)
-        face = engine.document_face(sample.image, doc) if doc is not None else None
+        doc = engine.documents.find(sample.image)
+        face = engine.documents.portrait(sample.image, doc) if doc is not None else None
         found += doc is not None
         if face is not None:
             x1, y1, x2, y2 = face.face.box
@@ -131,15 +131,15 @@ def selfie_cards(engine: Engine, lfw: Path, docs: Path, n: int) -> dict[str, int
 def cost(engine: Engine, lfw: Path, docs: Path, n: int = 20) -> dict[str, float]:
     """Median ms per image: the plain photo path vs document check + portrait, same cards."""
     plain, document = [], []
-    _ = engine.ocr  # loaded on the first document request; not part of a request's cost
+    _ = engine.documents.ocr  # loaded on the first document request; not part of a request's cost
     for person, source, seed in card_plan(lfw, "test", n, seed=7):
         img = render(lfw, docs, person, source, seed).image
         t0 = time.perf_counter()
-        engine.largest_face(img, engine.settings.min_face)
+        engine.pipeline.largest_face(img, engine.settings.min_face)
         t1 = time.perf_counter()
-        doc = engine.find_document(img)
+        doc = engine.documents.find(img)
         if doc is not None:
-            engine.document_face(img, doc)
+            engine.documents.portrait(img, doc)
         t2 = time.perf_counter()
         plain.append(t1 - t0)
         document.append(t2 - t1)
@@ -180,7 +180,7 @@ def main() -> None:
     lfw, docs = shared / "lfw", shared / "id-documents"
     engine = Engine.load()
     t_load = time.perf_counter()
-    _ = engine.ocr
+    _ = engine.documents.ocr
     ocr_load_s = time.perf_counter() - t_load
 
     spec = specimens(engine, docs)
@@ -196,7 +196,7 @@ def main() -> None:
     refused = sum(not (a or b) for a, b in pairs)
     cards = card_set(engine, "test", args.cards, lfw, docs)
     selfies = selfie_set(engine, "test", lfw)
-    genuine, impostor, lost = pair_scores(cards, selfies, engine.flip_band)
+    genuine, impostor, lost = pair_scores(cards, selfies, engine.scorer.band)
     # the calibration file as it is now (the calibration command may have run meanwhile)
     cal = load_calibration(default_path(engine.pack.name), engine.pack.digest)
     t01 = cal.threshold_cosines(DOCUMENT_PHOTO)["err_01"]

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from facecompare.compare import Engine
-from facecompare.datasets import lfw_dir, lfw_images, lfw_pairs
 from facecompare.embed import in_band, similarity
-from facecompare.evaluate import embed_images, ten_fold
+from facecompare.lab.data.datasets import lfw_dir, lfw_images, lfw_pairs
+from facecompare.lab.measure.evaluate import embed_images, ten_fold
 
 BANDS = [None, (0.20, 0.40), (0.15, 0.45), (0.10, 0.50), (0.05, 0.60)]
 # the open pack (SFace): its thresholds lie at 0.37–0.50 (calibration/data/open.json)

@@ -32,11 +32,11 @@ import time
 import psutil
 
 from facecompare.api.limits import WORKER_NICENESS
-from facecompare.bench.data import build_pairs
-from facecompare.bench.load import BenchServer, bodies, rss_mb, run_load
-from facecompare.bench.run import PAUSE_S, PLAIN, ours
 from facecompare.config import Settings
-from facecompare.datasets import lfw_dir
+from facecompare.lab.bench.run import PAUSE_S, PLAIN, ours
+from facecompare.lab.data.datasets import lfw_dir
+from facecompare.lab.data.phones import build_pairs
+from facecompare.lab.load import BenchServer, bodies, rss_mb, run_load
 
 
 def load() -> str:

@@ -7,7 +7,7 @@ Variants, all on the same first detection (the central face, LFW's label):
   scrfd        the detector's own 5 points (the server's pipeline)
   refine-R     SCRFD run a second time on a crop around the face, scaled so the face box is R px
   lm106-5      the wheel's 2d106det model (192×192 crop), 5 points derived from its 106 (the
-               server's pipeline since session 2, see facecompare.landmarks)
+               server's pipeline since session 2, see facecompare.models.landmark106)
   and mixes of these, a bicubic warp, a 106-point template fit.
 Each with and without flip test-time augmentation. ~14 min on 2 idle cores.
 """
@@ -23,9 +23,9 @@ import numpy as np
 
 from facecompare.align import ARCFACE_TEMPLATE, align, similarity_transform
 from facecompare.compare import Engine
-from facecompare.datasets import lfw_dir, lfw_pairs
-from facecompare.evaluate import choose, ten_fold
-from facecompare.landmarks import crop_matrix
+from facecompare.lab.data.datasets import lfw_dir, lfw_pairs
+from facecompare.lab.measure.evaluate import choose, ten_fold
+from facecompare.models.landmark106 import crop_matrix
 
 
 def back(points: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -42,7 +42,7 @@ def refine_scrfd(
     out = int(-(-face_px * 2 // 32) * 32)
     m = crop_matrix(center, scale, out)
     crop = cv2.warpAffine(img, m, (out, out), flags=cv2.INTER_LINEAR, borderValue=0)
-    faces = engine.detector.detect(crop, out, 0.3)
+    faces = engine.pipeline.detector.detect(crop, out, 0.3)
     if not faces:
         return None
     best = min(faces, key=lambda f: np.hypot(*((f.box[:2] + f.box[2:]) / 2 - out / 2)))
@@ -58,7 +58,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0)
     args = ap.parse_args()
     engine = Engine.load(with_calibration=False)
-    assert engine.landmarker is not None, "the pack has no landmark model"
+    assert engine.pipeline.landmarker is not None, "the pack has no landmark model"
     root = lfw_dir()
     pairs = lfw_pairs(root)
     paths = sorted({p for pr in pairs for p in (pr.a, pr.b)})
@@ -67,12 +67,12 @@ def main() -> None:
 
     def marks(path: str) -> dict[str, np.ndarray | None]:
         img = cv2.imread(str(root / "images" / path), cv2.IMREAD_COLOR)
-        face = choose(engine.faces(img, 0), img.shape, "central")
+        face = choose(engine.pipeline.faces(img, 0), img.shape, "central")
         return {
             "scrfd": face.landmarks.astype(np.float64),
             "refine-128": refine_scrfd(engine, img, face.box, 128),
             "refine-192": refine_scrfd(engine, img, face.box, 192),
-            "lm106": engine.landmarker.points(img, face.box),
+            "lm106": engine.pipeline.landmarker.points(img, face.box),
         }
 
     t = time.perf_counter()
@@ -133,7 +133,7 @@ def main() -> None:
         crops = []
         for c in crops_of(img, path):
             crops += [c, cv2.flip(c, 1)]
-        return engine.embedder.embed(crops)[0]
+        return engine.pipeline.embedder.embed(crops)[0]
 
     t = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:

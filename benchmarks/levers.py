@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from facecompare.bench.data import build_pairs
 from facecompare.compare import CompareRequest, Engine
 from facecompare.config import Settings
-from facecompare.datasets import lfw_dir
 from facecompare.errors import FaceCompareError
-from facecompare.evaluate import best_threshold
+from facecompare.lab.data.datasets import lfw_dir
+from facecompare.lab.data.phones import build_pairs
+from facecompare.lab.measure.evaluate import best_threshold
 
 REFERENCE = {"reduced_decode": False, "det_size": 640, "det_retry_size": 640}
 VARIANTS: dict[str, dict[str, object]] = {
@@ -56,7 +56,7 @@ def main() -> None:
     if args.size:
         import cv2
 
-        from facecompare.bench.data import BenchPair, jpeg
+        from facecompare.lab.data.phones import BenchPair, jpeg
 
         def big(data: bytes) -> bytes:
             img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)

@@ -41,7 +41,7 @@ import psutil
 from PIL import Image
 
 from facecompare.api.auth import KeyStore
-from facecompare.datasets import shared_dir
+from facecompare.lab.data.datasets import shared_dir
 
 PATH = "/aiface/face-compare/v1"
 MB = 1024 * 1024

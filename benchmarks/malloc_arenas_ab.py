@@ -14,9 +14,9 @@ import time
 
 import httpx
 
-from facecompare.bench.data import build_pairs
-from facecompare.bench.load import COMPARE_PATH, BenchServer, bodies, rss_mb, run_load
-from facecompare.datasets import lfw_dir
+from facecompare.lab.data.datasets import lfw_dir
+from facecompare.lab.data.phones import build_pairs
+from facecompare.lab.load import COMPARE_PATH, BenchServer, bodies, rss_mb, run_load
 
 
 def main() -> None:

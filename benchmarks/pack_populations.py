@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from facecompare.compare import Engine
 from facecompare.config import Settings
-from facecompare.datasets import shared_dir
-from facecompare.reports import pad_to_square, transfer_report
+from facecompare.lab.data.datasets import shared_dir
+from facecompare.lab.measure.reports import pad_to_square, transfer_report
 
 PACKS = ("vectron-mbf", "open")
 

@@ -1,5 +1,5 @@
 """Per-compare time of each model pack, in one run: the server's Engine.compare on the same
-phone-style LFW pairs (1280×960 JPEGs, facecompare.bench.data), packs interleaved pair by pair
+phone-style LFW pairs (1280×960 JPEGs, facecompare.lab.data.phones), packs interleaved pair by pair
 so that both see the same machine load.
 
     PYTHONPATH=src python benchmarks/pack_speed.py [--pairs 40] [--rounds 3]
@@ -15,10 +15,10 @@ import argparse
 import statistics
 import time
 
-from facecompare.bench.data import build_pairs
 from facecompare.compare import CompareRequest, Engine
 from facecompare.config import Settings
-from facecompare.datasets import lfw_dir
+from facecompare.lab.data.datasets import lfw_dir
+from facecompare.lab.data.phones import build_pairs
 
 PACKS = ("vectron-mbf", "open")
 

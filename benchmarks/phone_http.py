@@ -19,11 +19,11 @@ import cv2
 import httpx
 import numpy as np
 
-from facecompare.bench.data import BenchPair, build_pairs, jpeg
-from facecompare.bench.load import COMPARE_PATH, BenchServer, bodies
-from facecompare.bench.run import PAUSE_S, PLAIN, ours
 from facecompare.config import Settings
-from facecompare.datasets import lfw_dir
+from facecompare.lab.bench.run import PAUSE_S, PLAIN, ours
+from facecompare.lab.data.datasets import lfw_dir
+from facecompare.lab.data.phones import BenchPair, build_pairs, jpeg
+from facecompare.lab.load import COMPARE_PATH, BenchServer, bodies
 
 
 def main() -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from facecompare.compare import Engine
 from facecompare.embed import flip_band
-from facecompare.lab import calibrate as cal
-from facecompare.lab.calibrate_cmd import _sub, _table, cohort_of
-from facecompare.lab.populations import named
+from facecompare.lab.data.populations import named
+from facecompare.lab.fit import populations as cal
+from facecompare.lab.fit.command import _sub, _table, cohort_of
 from facecompare.scoring import Scorer
 
 

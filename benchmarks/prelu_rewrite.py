@@ -19,7 +19,7 @@ import onnx
 from onnx import numpy_helper
 
 from facecompare.compare import Engine
-from facecompare.datasets import lfw_dir
+from facecompare.lab.data.datasets import lfw_dir
 from facecompare.models.pack import verified_bytes
 
 
@@ -49,11 +49,11 @@ def slopes_outside(model: bytes) -> tuple[int, int]:
 def main() -> None:
     engine = Engine.load(with_calibration=False)
     img = cv2.imread(str(lfw_dir() / "images" / "Tony_Blair" / "Tony_Blair_0001.jpg"))
-    face = engine.faces(img, 0)[0]
-    assert engine.landmarker is not None
+    face = engine.pipeline.faces(img, 0)[0]
+    assert engine.pipeline.landmarker is not None
     real = {
-        "landmarks": engine.landmarker.blob(img, face.box)[0],
-        "recognizer": engine.embedder.blob([engine.aligned(img, face)]),
+        "landmarks": engine.pipeline.landmarker.blob(img, face.box)[0],
+        "recognizer": engine.pipeline.embedder.blob([engine.pipeline.aligned(img, face)]),
     }
     rng = np.random.default_rng(0)
     print("one core, median ms per run          original  rewritten")

@@ -24,11 +24,11 @@ import numpy as np
 
 from facecompare import imaging
 from facecompare.align import align
-from facecompare.bench.data import build_pairs, jpeg
-from facecompare.bench.run import PLAIN
 from facecompare.compare import CompareRequest, Engine
 from facecompare.config import Settings
-from facecompare.datasets import lfw_dir
+from facecompare.lab.bench.run import PLAIN
+from facecompare.lab.data.datasets import lfw_dir
+from facecompare.lab.data.phones import build_pairs, jpeg
 
 
 def cpu_ms(fn: Callable[[], object], n: int = 10) -> float:
@@ -47,7 +47,7 @@ def stages(
     f = imaging.reduction(h, fast.settings.det_retry_size)
     full = imaging.decode(data, h, "image1")
     small = imaging.decode_reduced(data, h, "image1", f)
-    face = fast.faces(small, 0)[0]
+    face = fast.pipeline.faces(small, 0)[0]
     crop = align(small, face.landmarks)
     req = CompareRequest(text, base64.b64encode(other).decode())
     return {
@@ -55,15 +55,19 @@ def stages(
         "header + size rules": cpu_ms(lambda: imaging.read_header(data, "image1")),
         "JPEG decode, full scale": cpu_ms(lambda: imaging.decode(data, h, "image1")),
         f"JPEG decode, 1/{f} scale": cpu_ms(lambda: imaging.decode_reduced(data, h, "x", f)),
-        "detect (full-scale image, 640)": cpu_ms(lambda: plain.detector.detect(full, 640)),
-        "detect (reduced image, 640)": cpu_ms(lambda: fast.detector.detect(small, 640)),
-        "detect (reduced image, 480)": cpu_ms(lambda: fast.detector.detect(small, 480)),
-        "landmarks, 2d106det (ours)": cpu_ms(lambda: fast.alignment_points(small, face)),
-        "landmarks, 2d106det (original PRelu)": cpu_ms(lambda: slow.alignment_points(small, face)),
+        "detect (full-scale image, 640)": cpu_ms(lambda: plain.pipeline.detector.detect(full, 640)),
+        "detect (reduced image, 640)": cpu_ms(lambda: fast.pipeline.detector.detect(small, 640)),
+        "detect (reduced image, 480)": cpu_ms(lambda: fast.pipeline.detector.detect(small, 480)),
+        "landmarks, 2d106det (ours)": cpu_ms(lambda: fast.pipeline.alignment_points(small, face)),
+        "landmarks, 2d106det (original PRelu)": cpu_ms(
+            lambda: slow.pipeline.alignment_points(small, face)
+        ),
         "align (5-point similarity warp)": cpu_ms(lambda: align(small, face.landmarks)),
-        "embed one 112×112 crop (ours)": cpu_ms(lambda: fast.embedder.embed([crop])),
-        "embed one 112×112 crop (original PRelu)": cpu_ms(lambda: slow.embedder.embed([crop])),
-        "embed two crops in one batch": cpu_ms(lambda: fast.embedder.embed([crop, crop])),
+        "embed one 112×112 crop (ours)": cpu_ms(lambda: fast.pipeline.embedder.embed([crop])),
+        "embed one 112×112 crop (original PRelu)": cpu_ms(
+            lambda: slow.pipeline.embedder.embed([crop])
+        ),
+        "embed two crops in one batch": cpu_ms(lambda: fast.pipeline.embedder.embed([crop, crop])),
         "compare, plain pipeline (bench.run.PLAIN)": cpu_ms(lambda: plain.compare(req), 5),
         "compare, ours (defaults, one thread)": cpu_ms(lambda: fast.compare(req), 5),
     }
@@ -89,7 +93,7 @@ def main() -> None:
         for name, ms in stages(data, p.b, fast, slow, plain).items():
             rows.setdefault(name, []).append(ms)
     size = "x".join(map(str, args.size)) if args.size else "1280x960"
-    c = fast.backend
+    c = fast.pipeline.backend
     print(f"CPU ms per stage, one thread, {args.pairs} phone-style pairs ({size}), mean")
     print(f"ours: {c.backend} {c.precision}; load average {os.getloadavg()}")
     for name, v in rows.items():

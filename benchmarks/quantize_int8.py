@@ -25,7 +25,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from facecompare.align import align
 from facecompare.compare import Engine
-from facecompare.datasets import lfw_dir, lfw_images
+from facecompare.lab.data.datasets import lfw_dir, lfw_images
 
 
 def blob(crops: list[np.ndarray]) -> np.ndarray:
@@ -46,10 +46,10 @@ def main() -> None:
     crops = []
     for p in lfw_images()[::130][:100]:
         img = cv2.imread(str(lfw_dir() / "images" / p))
-        faces = engine.faces(img, 0)
+        faces = engine.pipeline.faces(img, 0)
         if faces:
             crops.append(align(img, faces[0].landmarks))
-    name = engine.embedder.input_name
+    name = engine.pipeline.embedder.input_name
     feeds = iter([{name: blob([c])} for c in crops])
 
     class Reader(CalibrationDataReader):

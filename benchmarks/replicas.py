@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.fleet import Fleet  # noqa: E402
 
 from facecompare.client import build_body  # noqa: E402
-from facecompare.datasets import lfw_dir  # noqa: E402
-from facecompare.loadtest import LoadResult, run_load, table  # noqa: E402
+from facecompare.lab.data.datasets import lfw_dir  # noqa: E402
+from facecompare.lab.loadtest import LoadResult, run_load, table  # noqa: E402
 
 
 def image_pair(side: int, out: Path) -> tuple[Path, Path]:

@@ -14,9 +14,9 @@ import time
 
 import psutil
 
-from facecompare.bench.data import build_pairs
-from facecompare.bench.load import BenchServer, bodies, run_load
-from facecompare.datasets import lfw_dir
+from facecompare.lab.data.datasets import lfw_dir
+from facecompare.lab.data.phones import build_pairs
+from facecompare.lab.load import BenchServer, bodies, run_load
 
 
 def cpu_s(proc: psutil.Process) -> float:

@@ -12,11 +12,11 @@ import random
 import statistics
 import time
 
-from facecompare.bench import peers
-from facecompare.bench.data import build_pairs
-from facecompare.bench.run import PAUSE_S, PLAIN, ours
 from facecompare.config import Settings
-from facecompare.datasets import lfw_dir
+from facecompare.lab.bench import peers
+from facecompare.lab.bench.run import PAUSE_S, PLAIN, ours
+from facecompare.lab.data.datasets import lfw_dir
+from facecompare.lab.data.phones import build_pairs
 
 
 def main() -> None:

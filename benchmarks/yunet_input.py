@@ -19,8 +19,8 @@ import numpy as np
 
 from facecompare.compare import Engine
 from facecompare.config import Settings
-from facecompare.datasets import lfw_dir, lfw_pairs
-from facecompare.evaluate import best_threshold, choose, ten_fold
+from facecompare.lab.data.datasets import lfw_dir, lfw_pairs
+from facecompare.lab.measure.evaluate import best_threshold, choose, ten_fold
 from facecompare.models.pack import verified_bytes
 from facecompare.models.rewrite import dequantize_constants
 from facecompare.models.yunet import YuNet
@@ -38,7 +38,7 @@ def main() -> None:
     opts.log_severity_level = 3
     raw = dequantize_constants(verified_bytes(engine.pack.files["detector"]))
     detectors = {
-        "free (padded to ×32)": engine.detector,
+        "free (padded to ×32)": engine.pipeline.detector,
         "fixed 640×640 letterbox": YuNet(
             ort.InferenceSession(raw, opts, providers=["CPUExecutionProvider"])
         ),
@@ -60,7 +60,7 @@ def main() -> None:
                 lost += 1
                 continue
             face = choose(faces, img.shape, "central")
-            emb[q] = engine.embedder.embed([engine.aligned(img, face)])[0][0]
+            emb[q] = engine.pipeline.embedder.embed([engine.pipeline.aligned(img, face)])[0][0]
         scores = np.array(
             [float(emb[p.a] @ emb[p.b]) if p.a in emb and p.b in emb else -1.0 for p in pairs]
         )

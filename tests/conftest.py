@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
-from facecompare.datasets import shared_dir
+from facecompare.lab.data.datasets import shared_dir
 
 SHARED = shared_dir()
 LFW = SHARED / "datasets" / "lfw"

@@ -85,8 +85,8 @@ def crops(engine, names: list[tuple[str, int]]) -> list[np.ndarray]:
     out = []
     for name, n in names:
         img = lfw_image(name, n)
-        face = engine.faces(img, 0)[0]
-        out.append(align(img, engine.alignment_points(img, face)))
+        face = engine.pipeline.faces(img, 0)[0]
+        out.append(align(img, engine.pipeline.alignment_points(img, face)))
     return out
 
 
@@ -99,7 +99,7 @@ PEOPLE = [
 
 
 def embeddings(engine, choice: Choice, faces: list[np.ndarray]) -> np.ndarray:
-    from facecompare.embed import ArcFaceEmbedder
+    from facecompare.models.arcface import ArcFaceEmbedder
 
     sess = engine.pack.session("recognizer", 1, fast_prelu=True, backend=choice)
     return ArcFaceEmbedder(sess).embed(faces)[0]
@@ -130,7 +130,7 @@ def test_openvino_session_is_safe_across_threads(engine):
     own answer (the server's workers and the image thread share the sessions)."""
     sess = engine.pack.session("recognizer", backend=F32, streams=2)
     name = sess.get_inputs()[0].name
-    from facecompare.embed import ArcFaceEmbedder
+    from facecompare.models.arcface import ArcFaceEmbedder
 
     faces = crops(engine, PEOPLE[:4])
     blobs = [ArcFaceEmbedder.blob([f]) for f in faces]
@@ -153,7 +153,7 @@ def test_openvino_session_is_safe_across_threads(engine):
 
 def test_info_shows_the_backend_and_precision_in_use(server, engine):
     info = httpx.get(server.url + "/v1/info").json()["inference"]
-    assert info == engine.backend.info()
+    assert info == engine.pipeline.backend.info()
     assert info["backend"] in ("onnxruntime", "openvino")
     assert info["precision"] in ("f32", "bf16")
 

@@ -12,12 +12,12 @@ import pytest
 
 from conftest import jpeg_b64, lfw_image, upscaled
 from facecompare import quality
-from facecompare.calibration import blur as cb
-from facecompare.calibration import blur_ladder as bl
 from facecompare.calibration import default_path, load_calibration
 from facecompare.compare import CompareRequest
-from facecompare.datasets import identity, lfw_images
 from facecompare.errors import ErrorCode, FaceCompareError
+from facecompare.lab.data.datasets import identity, lfw_images
+from facecompare.lab.fit import blur as cb
+from facecompare.lab.fit import blur_ladder as bl
 from facecompare.models import load_pack
 
 
@@ -41,9 +41,9 @@ def flagged_crop(section: dict, crop: np.ndarray) -> bool:
 
 
 def face_score(engine, img: np.ndarray, name: str) -> float:
-    found = engine.largest_face(img, 0)
+    found = engine.pipeline.largest_face(img, 0)
     assert found is not None
-    _, norms = engine.embedder.embed([found.crop])
+    _, norms = engine.pipeline.embedder.embed([found.crop])
     return quality.score(name, found.crop, float(norms[0]))
 
 
@@ -142,7 +142,7 @@ def test_scaling_is_not_blur(engine, section, side):
 
 def test_blurred_background_is_not_blur(engine, section):
     img = upscaled(lfw_image("Aaron_Peirsol", 1), 600)
-    face = engine.largest_face(img, 0).face
+    face = engine.pipeline.largest_face(img, 0).face
     x1, y1, x2, y2 = (int(v) for v in face.box)
     out = cv2.GaussianBlur(img, (0, 0), 12)
     out[y1:y2, x1:x2] = img[y1:y2, x1:x2]
@@ -175,7 +175,7 @@ def test_report_half_slice(engine, lfw, section):
     for p in paths:
         native = cv2.imread(str(lfw / "images" / p))
         for out, img in ((natural, native), (blurred, cb.degrade(native, "gaussian", 4.0))):
-            found = engine.largest_face(cb.as_sent(img), 0)
+            found = engine.pipeline.largest_face(cb.as_sent(img), 0)
             if found is not None:
                 out.append(flagged_crop(section, found.crop))
     assert len(natural) >= 38

@@ -15,14 +15,15 @@ from facecompare.calibration import (
     default_path,
     load_calibration,
 )
-from facecompare.calibration.fit import (
+from facecompare.compare import CompareRequest, Engine
+from facecompare.lab.fit.scale import (
     SCALE_ANCHORS,
     InsufficientData,
     far_threshold,
     fit_mapping,
 )
-from facecompare.compare import CompareRequest, Engine
 from facecompare.models import load_pack
+from facecompare.pipeline import Pipeline
 
 
 @given(st.floats(-1, 1), st.floats(-1, 1))
@@ -89,7 +90,7 @@ def test_changing_the_file_changes_the_answer(tmp_path, engine):
         t["score"] += 0.1
     path = tmp_path / "cal.json"
     path.write_text(json.dumps(data))
-    other = Engine(pack, load_calibration(path, pack.digest), engine.settings)
+    other = Engine(Pipeline(pack, engine.settings), load_calibration(path, pack.digest))
     req = CompareRequest(
         jpeg_b64(upscaled(lfw_image("Aaron_Peirsol", 1))),
         jpeg_b64(upscaled(lfw_image("Aaron_Peirsol", 2))),

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from conftest import DOCS, LFW, Server, jpeg_b64, lfw_image, need, upscaled
-from facecompare import documents, hard_negatives, mrz, synth_cards
 from facecompare.calibration import DOCUMENT_PHOTO, PHOTO_PHOTO
-from facecompare.datasets import lfw_images
+from facecompare.documents import evidence, layout, mrz
 from facecompare.embed import similarity
+from facecompare.lab.data import hard_negatives, synth_cards
+from facecompare.lab.data.datasets import lfw_images
 
 PATH = "/aiface/face-compare/v1"
 
@@ -34,7 +35,7 @@ def card(n: int, half: str = "test") -> synth_cards.CardSample:
 
 # -- real specimens ---------------------------------------------------------------------------
 def test_every_specimen_is_a_document(engine):
-    missed = [r["file"] for r in specimens() if engine.find_document(read(r["file"])) is None]
+    missed = [r["file"] for r in specimens() if engine.documents.find(read(r["file"])) is None]
     assert missed == []
 
 
@@ -42,7 +43,7 @@ def test_every_specimen_is_a_document(engine):
 def test_turned_specimens_are_documents(engine, rot):
     rows = [r for r in specimens() if r["kind"] == "passport"][:6]
     missed = [
-        r["file"] for r in rows if engine.find_document(cv2.rotate(read(r["file"]), rot)) is None
+        r["file"] for r in rows if engine.documents.find(cv2.rotate(read(r["file"]), rot)) is None
     ]
     assert missed == []
 
@@ -52,9 +53,9 @@ def test_portrait_not_ghost(engine):
     large one at the left."""
     for rel in ("specimens/100_pass-cze.jpg", "specimens/100_pass-fin.png"):
         img = read(rel)
-        doc = engine.find_document(img)
+        doc = engine.documents.find(img)
         assert doc is not None
-        face = engine.document_face(img, doc)
+        face = engine.documents.portrait(img, doc)
         assert face is not None, rel
         cx = (face.face.box[0] + face.face.box[2]) / 2
         assert cx < img.shape[1] / 2, rel
@@ -64,17 +65,17 @@ def test_portrait_upright_at_any_turn(engine):
     """The same page turned 90/180/270: the portrait is found each time, embedded alike, and
     its box is given in the turned image's coordinates."""
     img = read("specimens/passport-td3.jpg")
-    doc = engine.find_document(img)
-    ref = engine.document_face(img, doc)
+    doc = engine.documents.find(img)
+    ref = engine.documents.portrait(img, doc)
     assert ref is not None
-    e_ref = engine.embed([ref.crop])[0, 0]  # plain unit embedding
+    e_ref = engine.pipeline.embed([ref.crop])[0, 0]  # plain unit embedding
     for rot in (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE):
         turned = cv2.rotate(img, rot)
-        d = engine.find_document(turned)
+        d = engine.documents.find(turned)
         assert d is not None
-        f = engine.document_face(turned, d)
+        f = engine.documents.portrait(turned, d)
         assert f is not None
-        assert float(engine.embed([f.crop])[0, 0] @ e_ref) > 0.8
+        assert float(engine.pipeline.embed([f.crop])[0, 0] @ e_ref) > 0.8
         x1, y1, x2, y2 = f.face.box
         assert 0 <= x1 < x2 <= turned.shape[1] and 0 <= y1 < y2 <= turned.shape[0]
 
@@ -87,7 +88,7 @@ def test_lfw_faces_are_not_documents(engine):
     hits = [
         p
         for p in paths
-        if engine.find_document(upscaled(cv2.imread(str(LFW / "images" / p)))) is not None
+        if engine.documents.find(upscaled(cv2.imread(str(LFW / "images" / p)))) is not None
     ]
     assert len(hits) <= 1, hits
 
@@ -98,7 +99,7 @@ def test_plain_images_are_not_documents():
     noise = cv2.GaussianBlur(rng.integers(0, 255, (600, 900, 3), dtype=np.uint8), (9, 9), 3)
     grad = np.tile(np.linspace(0, 255, 900, dtype=np.uint8)[None, :, None], (600, 1, 3))
     for img in (blank, noise, grad):
-        assert documents.find_document(img) is None
+        assert evidence.find_document(img) is None
 
 
 # -- issue 14: OCR, MRZ, hard negatives, selfie holding the card ---------------------------------
@@ -125,7 +126,7 @@ def test_ocr_pack_refuses_a_changed_file(tmp_path):
 
     from facecompare.errors import ModelIntegrityError
     from facecompare.models.pack import load_pack, package_dir, read_manifest
-    from facecompare.ocr import OCR_PACK
+    from facecompare.models.ppocr import OCR_PACK
 
     manifest = read_manifest(OCR_PACK)
     src = package_dir(manifest)
@@ -143,8 +144,8 @@ def test_ocr_pack_refuses_a_changed_file(tmp_path):
 def test_ocr_reads_the_mrz(engine):
     """The recogniser reads the TD3 sample's data line and it validates."""
     img = read("specimens/passport-td3.jpg")
-    boxes = engine.ocr.detector.detect(img, documents.OCR_SIDE)
-    code, length = documents.read_mrz(engine.ocr, img, boxes)
+    boxes = engine.documents.ocr.detector.detect(img, layout.OCR_SIDE)
+    code, length = layout.read_mrz(engine.documents.ocr, img, boxes)
     assert code.startswith("L898902C3") and mrz.data_line(code) is not None
     assert length > 0.6 * img.shape[1]
 
@@ -152,14 +153,15 @@ def test_ocr_reads_the_mrz(engine):
 def test_photo_path_loads_no_ocr(engine):
     """Two photos without a document flag: the OCR models are never loaded."""
     from facecompare.compare import CompareRequest, Engine
+    from facecompare.pipeline import Pipeline
 
-    fresh = Engine(engine.pack, engine.calibration, engine.settings)
+    fresh = Engine(Pipeline(engine.pack, engine.settings), engine.calibration)
     a = jpeg_b64(upscaled(lfw_image("Colin_Powell", 1)))
     b = jpeg_b64(upscaled(lfw_image("Colin_Powell", 2)))
     fresh.compare(CompareRequest(a, b))
-    assert fresh._ocr is None
+    assert fresh.documents._ocr is None
     fresh.compare(CompareRequest(jpeg_b64(card(1).image), b, image1_is_document=True))
-    assert fresh._ocr is not None
+    assert fresh.documents._ocr is not None
 
 
 def test_hard_negative_scenes_are_not_documents(engine):
@@ -169,7 +171,7 @@ def test_hard_negative_scenes_are_not_documents(engine):
     hits = [
         s.kind
         for s in hard_negatives.scenes(need(LFW), "test", 2 * len(hard_negatives.KINDS), seed=1)
-        if engine.find_document(s.image) is not None
+        if engine.documents.find(s.image) is not None
     ]
     assert len(hits) <= 1, hits
 
@@ -182,8 +184,8 @@ def test_selfie_holding_the_card_uses_the_card_portrait(engine):
     for k in range(4):
         person, source, seed = plan[k]
         s = synth_cards.selfie_with_card(LFW, DOCS, person, source, plan[4 + k][1], seed)
-        doc = engine.find_document(s.image)
-        face = engine.document_face(s.image, doc) if doc is not None else None
+        doc = engine.documents.find(s.image)
+        face = engine.documents.portrait(s.image, doc) if doc is not None else None
         if face is None:
             continue
         x1, y1, x2, y2 = face.face.box
@@ -204,7 +206,7 @@ def test_generator_halves_are_people_disjoint(lfw):
 def test_synthetic_cards_found_and_matched(engine):
     """12 held-out card photos (several turned): document, portrait, and the portrait matches
     another photo of the person better than the document err_01 threshold."""
-    from facecompare.evaluate import embed_one
+    from facecompare.lab.measure.evaluate import embed_one
 
     t01 = engine.calibrated.threshold_cosines(DOCUMENT_PHOTO)["err_01"]
     people = synth_cards.people_with_pairs(LFW, "test")
@@ -212,13 +214,13 @@ def test_synthetic_cards_found_and_matched(engine):
     for n in range(12):
         c = card(n)
         turned += c.rotation != 0
-        doc = engine.find_document(c.image)
-        face = engine.document_face(c.image, doc) if doc is not None else None
+        doc = engine.documents.find(c.image)
+        face = engine.documents.portrait(c.image, doc) if doc is not None else None
         if face is None:
             continue
         selfie = cv2.imread(str(LFW / "images" / people[c.person][1]))
         e, *_ = embed_one(engine, selfie, 0)
-        score = similarity(engine.embed([face.crop]), e[None], engine.flip_band)[0, 0]
+        score = similarity(engine.pipeline.embed([face.crop]), e[None], engine.scorer.band)[0, 0]
         ok += float(score) >= t01
     assert turned >= 2
     assert ok >= 10

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from conftest import jpeg_b64, lfw_image, upscaled
 from facecompare.compare import CompareRequest, Engine
 from facecompare.embed import flip_band, similarity, unit
+from facecompare.pipeline import Pipeline
 
 BAND = (0.10, 0.50)
 
@@ -44,7 +45,7 @@ def test_unknown_flip_mode_is_refused():
 def test_every_threshold_lies_well_inside_the_band(engine):
     """Flip moves a cosine by at most 0.045 on LFW: with 0.1 of margin on each side, every
     accept/reject decision at a published threshold is the full flip-TTA decision."""
-    lo, hi = engine.flip_band
+    lo, hi = engine.scorer.band
     for scenario in engine.calibrated.scenarios:
         for cos in engine.calibrated.threshold_cosines(scenario).values():
             assert lo + 0.1 <= cos <= hi - 0.1, (scenario, cos)
@@ -56,10 +57,12 @@ def pair(a: tuple[str, int], b: tuple[str, int]) -> CompareRequest:
 
 def test_uncertain_pair_is_scored_with_flip_and_a_clear_one_is_not(engine: Engine):
     always = Engine(
-        engine.pack, engine.calibration, dataclasses.replace(engine.settings, flip_tta="always")
+        Pipeline(engine.pack, dataclasses.replace(engine.settings, flip_tta="always")),
+        engine.calibration,
     )
     off = Engine(
-        engine.pack, engine.calibration, dataclasses.replace(engine.settings, flip_tta="off")
+        Pipeline(engine.pack, dataclasses.replace(engine.settings, flip_tta="off")),
+        engine.calibration,
     )
     uncertain = pair(("Juan_Pablo_Montoya", 1), ("Juan_Pablo_Montoya", 8))  # plain cos ≈ 0.3
     clear = pair(("Aaron_Peirsol", 1), ("Aaron_Peirsol", 2))  # plain cos ≈ 0.78

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from facecompare.httpeval import run_fold
+from facecompare.lab.measure.httpeval import run_fold
 
 
 def test_lfw_fold1_over_http(server, api_key, lfw):

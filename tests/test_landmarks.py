@@ -16,8 +16,8 @@ from facecompare.models.rewrite import prelu_as_relu
 @pytest.mark.parametrize("name", ["Aaron_Peirsol", "Serena_Williams", "Tony_Blair"])
 def test_five_points_from_106_sit_on_the_detector_points(engine, name):
     img = lfw_image(name, 1)
-    face = engine.faces(img, 0)[0]
-    five = engine.alignment_points(img, face)
+    face = engine.pipeline.faces(img, 0)[0]
+    five = engine.pipeline.alignment_points(img, face)
     iod = np.linalg.norm(face.landmarks[0] - face.landmarks[1])
     err = np.linalg.norm(five - face.landmarks, axis=1) / iod
     assert five.shape == (5, 2) and five.dtype == np.float32
@@ -25,7 +25,7 @@ def test_five_points_from_106_sit_on_the_detector_points(engine, name):
     # and they follow the face: shifting the image shifts the points by the same amount
     shifted = np.zeros((img.shape[0] + 40, img.shape[1] + 30, 3), np.uint8)
     shifted[40:, 30:] = img
-    moved = engine.alignment_points(shifted, engine.faces(shifted, 0)[0])
+    moved = engine.pipeline.alignment_points(shifted, engine.pipeline.faces(shifted, 0)[0])
     np.testing.assert_allclose(moved - five, np.broadcast_to([30, 40], (5, 2)), atol=1.5)
 
 
@@ -55,13 +55,13 @@ def test_prelu_rewrite_computes_the_same_function(engine, role):
         n.op_type for n in onnx.load_from_string(original).graph.node
     }
     img = lfw_image("Tony_Blair", 1)
-    face = engine.faces(img, 0)[0]
+    face = engine.pipeline.faces(img, 0)[0]
     fast = engine.pack.session(role, 1, fast_prelu=True)
     slow = engine.pack.session(role, 1, fast_prelu=False)
     if role == "landmarks":
-        blob, _ = engine.landmarker.blob(img, face.box)
+        blob, _ = engine.pipeline.landmarker.blob(img, face.box)
     else:
-        blob = engine.embedder.blob([engine.aligned(img, face)])
+        blob = engine.pipeline.embedder.blob([engine.pipeline.aligned(img, face)])
     name = fast.get_inputs()[0].name
     a, b = fast.run(None, {name: blob})[0], slow.run(None, {name: blob})[0]
     assert np.abs(a - b).max() <= 1e-4 * np.abs(b).max()

@@ -106,11 +106,13 @@ def test_open_input_size_finds_the_same_face_as_the_fixed_640_letterbox():
 
 def test_sface_batch_of_two_equals_two_single_runs(open_engine):
     img1, img2 = lfw_image("Aaron_Peirsol", 1), lfw_image("Aaron_Peirsol", 2)
-    crops = [open_engine.aligned(i, open_engine.faces(i, 0)[0]) for i in (img1, img2)]
-    pair, _ = open_engine.embedder.embed(crops)
-    one = np.vstack([open_engine.embedder.embed([c])[0] for c in crops])
+    crops = [
+        open_engine.pipeline.aligned(i, open_engine.pipeline.faces(i, 0)[0]) for i in (img1, img2)
+    ]
+    pair, _ = open_engine.pipeline.embedder.embed(crops)
+    one = np.vstack([open_engine.pipeline.embedder.embed([c])[0] for c in crops])
     np.testing.assert_allclose(pair, one, atol=1e-5)
-    assert isinstance(open_engine.embedder, SFace) and pair.shape == (2, 128)
+    assert isinstance(open_engine.pipeline.embedder, SFace) and pair.shape == (2, 128)
     raw = dequantize_constants(verified_bytes(open_engine.pack.files["recognizer"]))
     assert _session(free_batch(raw)).get_inputs()[0].shape[0] == "batch"
 
@@ -120,8 +122,10 @@ def test_open_pack_decides_like_a_verifier(open_engine):
     other = lfw_image("Angelina_Jolie", 1)
 
     def score(a: np.ndarray, b: np.ndarray) -> float:
-        crops = [open_engine.aligned(i, open_engine.faces(i, 0)[0]) for i in (a, b)]
-        return float(np.prod(open_engine.embedder.embed(crops)[0], axis=0).sum())
+        crops = [
+            open_engine.pipeline.aligned(i, open_engine.pipeline.faces(i, 0)[0]) for i in (a, b)
+        ]
+        return float(np.prod(open_engine.pipeline.embedder.embed(crops)[0], axis=0).sum())
 
     t = open_engine.calibrated.threshold_cosines("photo-photo")["err_01"]
     assert score(*same) > t + 0.1
@@ -191,7 +195,7 @@ def test_documents_with_the_open_pack(open_engine):
 def test_open_thresholds_lie_well_inside_its_own_flip_band(open_engine):
     """SFace's flip moves a cosine by at most 0.086 on LFW: the pack's band (manifest settings)
     keeps 0.1 beyond every threshold of its calibration, so decisions are full-TTA decisions."""
-    lo, hi = open_engine.flip_band
+    lo, hi = open_engine.scorer.band
     assert (lo, hi) == (0.25, 0.62)
     cal = open_engine.calibrated
     assert set(cal.scenarios) == {"photo-photo", "document-photo"}

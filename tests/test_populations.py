@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED, need
-from facecompare.lab.populations import KOREAN_FAMILY_GAP, korean_family, named
+from facecompare.lab.data.populations import KOREAN_FAMILY_GAP, korean_family, named
 from facecompare.scoring import Cohort, Scorer, as_norm
 
 
@@ -110,6 +110,7 @@ def test_operator_calibration_refuses_what_its_data_cannot_support(tmp_path, eng
 
     from facecompare.calibration import load_calibration
     from facecompare.compare import CompareRequest, Engine
+    from facecompare.pipeline import Pipeline
 
     folder = need(SHARED / "datasets" / "faces94")
     out = tmp_path / "cal.json"
@@ -136,7 +137,7 @@ def test_operator_calibration_refuses_what_its_data_cannot_support(tmp_path, eng
     assert rows["err_01"]["per_population"]["faces94"]["false_accepts"] <= 40
     t = cal.threshold_scores("photo-photo")
     assert t["err_01"] < t["err_001"] < t["err_0001"]
-    other = Engine(engine.pack, cal, engine.settings)
+    other = Engine(Pipeline(engine.pack, engine.settings), cal)
     img = cv2.imread(str(next(iter(sorted(folder.glob("*/*.jpg"))))))
     big = cv2.imencode(".jpg", cv2.resize(img, (540, 600)))[1].tobytes()
     r = other.compare(CompareRequest(big, big, blur_detection=True))
@@ -180,8 +181,8 @@ def test_a_face_that_fills_the_frame_is_found(engine):
     """kpop crops are tight (the face touches the border): found through the grey margin."""
     path = next(iter(sorted(need(SHARED / "datasets" / "kpop").glob("*/*.jpg"))))
     img = cv2.resize(cv2.imread(str(path)), (480, 480), interpolation=cv2.INTER_CUBIC)
-    assert not [f for f in engine.detector.detect(img, 640) if f.min_side >= 112]
-    faces = engine.faces(img, 112)
+    assert not [f for f in engine.pipeline.detector.detect(img, 640) if f.min_side >= 112]
+    faces = engine.pipeline.faces(img, 112)
     assert faces and faces[0].min_side >= 240
     x1, y1, x2, y2 = faces[0].box
     assert x1 < 60 and y1 < 80 and x2 > 420  # the face is the frame

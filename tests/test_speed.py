@@ -12,9 +12,10 @@ from PIL import Image
 
 from conftest import lfw_image
 from facecompare import imaging
-from facecompare.bench.data import PHONE_SIZE, build_pairs, jpeg, phone_photo
 from facecompare.compare import CompareRequest, Engine
 from facecompare.config import Settings
+from facecompare.lab.data.phones import PHONE_SIZE, build_pairs, jpeg, phone_photo
+from facecompare.pipeline import Pipeline
 
 
 def header(w: int, h: int, fmt: str = "jpeg") -> imaging.ImageHeader:
@@ -55,11 +56,11 @@ def big_photos() -> tuple[bytes, bytes]:
 
 
 def test_reduced_decode_matches_full_decode(engine, big_photos):
-    full = Engine(engine.pack, engine.calibration, Settings(reduced_decode=False))
+    full = Engine(Pipeline(engine.pack, Settings(reduced_decode=False)), engine.calibration)
     req = CompareRequest(*big_photos)
     fast, ref = engine.compare(req), full.compare(req)
-    side = Engine(engine.pack, engine.calibration, Settings(image_threads=2))
-    one = Engine(engine.pack, engine.calibration, Settings(image_threads=1))
+    side = Engine(Pipeline(engine.pack, Settings(image_threads=2)), engine.calibration)
+    one = Engine(Pipeline(engine.pack, Settings(image_threads=1)), engine.calibration)
     # same work on two threads (each crop embedded alone) or on one (both in one batch)
     assert abs(side.compare(req).cosine - one.compare(req).cosine) < 1e-4
     assert abs(side.compare(req, side_by_side=False).cosine - fast.cosine) < 1e-4
@@ -72,10 +73,14 @@ def test_reduced_decode_matches_full_decode(engine, big_photos):
 
 def test_second_detector_pass_only_when_nothing_qualifies(engine):
     img = cv2.resize(lfw_image("Aaron_Peirsol", 1), (1000, 1000))
-    small_pass = Engine(engine.pack, engine.calibration, Settings(det_size=16, det_retry_size=640))
-    no_retry = Engine(engine.pack, engine.calibration, Settings(det_size=16, det_retry_size=16))
-    assert no_retry.faces(img, 112) == []
-    assert small_pass.faces(img, 112)
+    small_pass = Engine(
+        Pipeline(engine.pack, Settings(det_size=16, det_retry_size=640)), engine.calibration
+    )
+    no_retry = Engine(
+        Pipeline(engine.pack, Settings(det_size=16, det_retry_size=16)), engine.calibration
+    )
+    assert no_retry.pipeline.faces(img, 112) == []
+    assert small_pass.pipeline.faces(img, 112)
 
 
 def test_bench_pairs_are_phone_sized_jpegs(lfw):

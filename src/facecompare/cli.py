@@ -262,7 +262,7 @@ def calibrate(
     halves. With --population: your faces; validated on a people-disjoint half, then fitted on
     all; a FAR level your data cannot support is refused (see docs/accuracy.md)."""
     _use_pack(pack)
-    from .lab.calibrate_cmd import run_calibrate
+    from .lab.fit.command import run_calibrate
 
     for line in run_calibrate(lfw, population, rule, upscale, scoring, out):
         typer.echo(line)
@@ -286,7 +286,7 @@ def evaluate_populations(
     interval) and TAR at err_01/err_001/err_0001. Populations the calibration was fitted on are
     measured on their held-out half."""
     _use_pack(pack)
-    from .lab.calibrate_cmd import run_eval_populations
+    from .lab.fit.command import run_eval_populations
 
     for line in run_eval_populations(names or [], folder or [], rule, upscale, out):
         typer.echo(line)
@@ -303,13 +303,13 @@ def evaluate(
 ) -> None:
     """LFW through the server's pipeline (size rule bypassed): 10-fold, all-pairs TAR at FAR with
     intervals, held-out people; writes a JSON and ROC/DET/histogram plots."""
-    from .evaluate import FACE_CHOICES
-    from .reports import lfw_report
+    from .lab.measure.evaluate import FACE_CHOICES
+    from .lab.measure.reports import lfw_report
 
     if face_choice not in FACE_CHOICES:
         raise typer.BadParameter(f"one of {FACE_CHOICES}")
     _use_pack(pack)
-    from .datasets import lfw_images
+    from .lab.data.datasets import lfw_images
 
     bar, advance = _progress_bar("embedding LFW", len(lfw_images(lfw)))
     with bar:
@@ -330,7 +330,7 @@ def evaluate_http(
     fold: Annotated[int, typer.Option(help="LFW View 2 fold, 1 to 10")] = 1,
 ) -> None:
     """One LFW fold over HTTP against a running server (images upscaled to 500×500)."""
-    from .httpeval import run_fold
+    from .lab.measure.httpeval import run_fold
 
     result = run_fold(url.rstrip("/"), key, lfw, fold - 1)
     typer.echo(result.table())
@@ -356,7 +356,7 @@ def load_test(
     import asyncio
 
     from .client import build_body
-    from .loadtest import run_load, table
+    from .lab.loadtest import run_load, table
 
     body = build_body(image1, image2)
     bar, advance = _progress_bar(f"{requests} comparisons", requests)
@@ -388,10 +388,10 @@ def calibrate_blur(
     """Calibrate the blur flag on a ladder of known blur relative to the face, sent as a client
     sends it (writes only the calibration file's 'blur' section)."""
     _use_pack(pack)
-    from .calibration import blur as cb
-    from .calibration import blur_ladder as bl
     from .calibration import default_path, load_calibration
     from .compare import Engine
+    from .lab.fit import blur as cb
+    from .lab.fit import blur_ladder as bl
 
     engine = Engine.load()
     target = out or default_path(engine.pack.name)
@@ -435,7 +435,7 @@ def bench(
 ) -> None:
     """Our pipeline in-process and over HTTP against InsightFace and face_recognition."""
     _use_pack(pack)
-    from .bench.run import bench as run_bench
+    from .lab.bench.run import bench as run_bench
 
     data = run_bench(
         lfw,

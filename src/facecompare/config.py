@@ -33,7 +33,7 @@ class Settings:
     min_document_face: int = 40  # printed portrait on an ID document
     det_size: int = 480  # longer side of the detector input (docs/performance.md)
     det_threshold: float = 0.5
-    # align on the 106-point landmark model's points (facecompare.landmarks), else SCRFD's 5
+    # align on the 106-point landmark model's points (models/landmark106.py), else SCRFD's 5
     refine_landmarks: bool = True
     # flip test-time augmentation (embed.similarity): "uncertain" embeds the mirrored faces
     # too only when the plain cosine is in [flip_low, flip_high], around every threshold

@@ -5,7 +5,7 @@ crop puts every face at the same scale (eye distance ≈ 35 px), so upscaling a 
 change the score and a blurred background never enters it. Higher means sharper / better.
 
 The score the server uses, and its threshold, are chosen by ``facecompare calibrate-blur``
-(:mod:`facecompare.calibration.blur`), which compares these candidates on degraded LFW faces.
+(:mod:`facecompare.lab.fit.blur`), which compares these candidates on degraded LFW faces.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ The cohort is embeddings only (no image), shipped per model pack or supplied by 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from .embed import in_band
+from .calibration import Calibration, CalibrationError
+from .config import Settings
+from .embed import flip_band, in_band
 
 COHORT_FORMAT = 1
 
@@ -126,3 +129,21 @@ class Scorer:
     def uncertain(self, score: float) -> bool:
         """Whether a plain score is close enough to a threshold for the flip-TTA score."""
         return bool(in_band(score, self.band))
+
+
+def scorer_for(calibration: Calibration | None, settings: Settings) -> Scorer:
+    """The calibration's scorer: AS-norm against its cohort file or the plain cosine, with flip
+    TTA inside the calibration's uncertain band (``flip_tta``: ``off`` never, ``always``)."""
+    scoring = calibration.scoring if calibration is not None else {"kind": "cosine"}
+    cohort = None
+    if scoring["kind"] == "as-norm":
+        assert calibration is not None
+        path = calibration.cohort_path()
+        expected = scoring["cohort"].get("sha256")
+        if path is None or not path.is_file():
+            raise CalibrationError(f"cohort file missing: {path}")
+        if expected and hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+            raise CalibrationError(f"refusing cohort file {path}: SHA-256 does not match")
+        cohort = Cohort.load(path)
+    low, high = scoring.get("flip_band", (settings.flip_low, settings.flip_high))
+    return Scorer(cohort, flip_band(settings.flip_tta, float(low), float(high)))

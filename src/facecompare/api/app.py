@@ -97,7 +97,7 @@ def create_app(
         return_big_buffers_to_os(arenas=settings.malloc_arenas)
         app.state.keys = open_key_store(settings.keys_db)  # ecosystem: SQLite or PostgreSQL
         app.state.engine = engine or await anyio.to_thread.run_sync(engine_factory, settings)
-        choice = app.state.engine.backend
+        choice = app.state.engine.pipeline.backend
         if choice.backend == "openvino":  # its compute threads yield to the event loop too
             lower_other_threads_priority()
         log.info(
@@ -261,7 +261,7 @@ def create_app(
         return {
             "version": __version__,
             "model_pack": eng.pack.info(),
-            "inference": eng.backend.info(),  # backend, precision, why (models/backend.py)
+            "inference": eng.pipeline.backend.info(),  # backend, precision, why (models/backend.py)
             "calibration": {
                 "file": cal.path.name if cal.path else None,
                 "scenarios": {s: cal.thresholds(s) for s in cal.scenarios},

@@ -98,8 +98,12 @@ class Metrics:
         if engine is None or self._instrumented == id(engine):
             return
         self._instrumented = id(engine)
-        engine.detector = _Timed(engine.detector, "detect", self._timed("detect", None))
-        engine.embedder = _Timed(engine.embedder, "embed", self._timed("embed", None))
+        engine.pipeline.detector = _Timed(
+            engine.pipeline.detector, "detect", self._timed("detect", None)
+        )
+        engine.pipeline.embedder = _Timed(
+            engine.pipeline.embedder, "embed", self._timed("embed", None)
+        )
         engine.compare = self._timed("engine", engine.compare, wait=True)
 
     def _timed(

@@ -1,6 +1,6 @@
 """Score → confidence mapping and per-scenario thresholds, loaded from a calibration data file.
 
-The file is produced by ``facecompare calibrate`` (see :mod:`facecompare.calibration.fit`);
+The file is produced by ``facecompare calibrate`` (see :mod:`facecompare.lab.fit.scale`);
 no threshold is typed into code.
 """
 

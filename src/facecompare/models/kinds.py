@@ -12,10 +12,10 @@ from typing import Any
 
 import onnxruntime as ort
 
-from ..detect import SCRFD
-from ..embed import ArcFaceEmbedder
 from ..errors import ModelIntegrityError
-from ..landmarks import Landmark106
+from .arcface import ArcFaceEmbedder
+from .landmark106 import Landmark106
+from .scrfd import SCRFD
 from .sface import SFace
 from .yunet import YuNet
 

@@ -1,5 +1,5 @@
 """SFace recognition embeddings (OpenCV Zoo ``face_recognition_sface_2021dec``), 128-d, on
-aligned 112×112 crops; the same interface as :class:`embed.ArcFaceEmbedder`.
+aligned 112×112 crops; the same interface as :class:`models.arcface.ArcFaceEmbedder`.
 
 Input as OpenCV's ``FaceRecognizerSF.feature`` feeds it: the 112×112 crop aligned on the same
 5-point template as ArcFace (``alignCrop``), RGB in [0, 255] (``blobFromImage(crop, 1,
@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..embed import ArcFaceEmbedder
+from .arcface import ArcFaceEmbedder
 
 
 class SFace(ArcFaceEmbedder):

@@ -1,5 +1,5 @@
 """YuNet face detection with 5 landmarks (OpenCV Zoo ``face_detection_yunet_2023mar``), as one
-small class over an onnxruntime session, with the same interface as :class:`detect.SCRFD`.
+small class over an onnxruntime session, with the same interface as :class:`models.scrfd.SCRFD`.
 
 The decoding follows OpenCV's ``FaceDetectorYN`` (modules/objdetect/src/face_detect.cpp): per
 stride 8, 16 and 32, one prior per cell; score √(cls · obj); box centre (cell + offset) · stride
@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from ..detect import Face, nms
+from ..detect import Face, cell_grid, nms
 
 _STRIDES = (8, 16, 32)
 
@@ -34,14 +34,6 @@ class YuNet:
         # a fixed input (the file as shipped, no free_input_size rewrite): letterbox into it
         self.fixed = tuple(int(d) for d in dims) if all(isinstance(d, int) for d in dims) else None
         self.nms_threshold = nms_threshold
-        self._cells: dict[tuple[int, int, int], np.ndarray] = {}
-
-    def _grid(self, h: int, w: int, stride: int) -> np.ndarray:
-        key = (h, w, stride)
-        if key not in self._cells:
-            ys, xs = np.mgrid[: h // stride, : w // stride]
-            self._cells[key] = np.stack([xs, ys], axis=-1).reshape(-1, 2).astype(np.float32)
-        return self._cells[key]
 
     def detect(self, img: np.ndarray, size: int = 640, threshold: float = 0.5) -> list[Face]:
         """Faces in a BGR image, best score first (``size``: longer side of the network input;
@@ -70,7 +62,7 @@ class YuNet:
             keep = np.where(score >= threshold)[0]
             if keep.size == 0:
                 continue
-            cells = self._grid(ph, pw, stride)[keep]
+            cells = cell_grid(ph, pw, stride)[keep]
             bbox = outs[f"bbox_{stride}"][0][keep]
             kps = outs[f"kps_{stride}"][0][keep].reshape(-1, 5, 2)
             center = (cells + bbox[:, :2]) * stride

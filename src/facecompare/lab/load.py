@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 
 from ..compare import PARAMS
-from .data import BenchPair
+from .data.phones import BenchPair
 
 COMPARE_PATH = "/aiface/face-compare/v1"
 

@@ -9,8 +9,8 @@ reports on them and on populations not used at all.
 The same code fits an operator's own faces (``facecompare calibrate --population DIR``): their
 people are split in halves, thresholds fitted on one are validated on the other, and the file
 is fitted on all of them. A FAR level that the data cannot support (fewer than
-``fit.MIN_FALSE_ACCEPTS`` false accepts) is refused: the shipped threshold is kept for it, and
-only when it is at least as strict as the operator's next supported level.
+``measure.verification.MIN_FALSE_ACCEPTS`` false accepts) is refused: the shipped threshold is
+kept for it, and only when it is at least as strict as the operator's next supported level.
 """
 
 from __future__ import annotations
@@ -26,16 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from ..calibration import PHOTO_PHOTO, THRESHOLD_FARS, Calibration
-from ..calibration.fit import SCALE_ANCHORS, InsufficientData, far_threshold, fit_mapping
-from ..compare import Engine
-from ..embed import flip_band
-from ..evaluate import EmbeddingSet
-from ..scoring import Scorer
-from .embeddings import embed_population
-from .pairs import population_scores
-from .population_report import measure, wilson
-from .populations import Population
+from ...calibration import PHOTO_PHOTO, THRESHOLD_FARS, Calibration
+from ...compare import Engine
+from ...embed import flip_band
+from ...scoring import Scorer
+from ..data.populations import Population
+from ..measure.embeddings import embed_population
+from ..measure.evaluate import EmbeddingSet
+from ..measure.pairs import population_scores
+from ..measure.population_report import measure, wilson
+from .scale import SCALE_ANCHORS, InsufficientData, far_threshold, fit_mapping
 
 FORMAT = 2
 # the flip-TTA band reaches this many times the largest flip shift of a score beyond the

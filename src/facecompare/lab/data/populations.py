@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..datasets import lfw_images, orl_dir, orl_images, shared_dir
+from .datasets import lfw_images, orl_dir, orl_images, shared_dir
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".pgm", ".bmp")
 KOREAN_FAMILY_GAP = 6

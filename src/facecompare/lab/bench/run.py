@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..compare import CompareRequest, Engine
-from ..config import ImageLimits, Settings
-from ..errors import FaceCompareError
-from ..models.backend import choose
+from ...compare import CompareRequest, Engine
+from ...config import ImageLimits, Settings
+from ...errors import FaceCompareError
+from ...models.backend import choose
+from ..data.phones import BenchPair, build_pairs
+from ..load import BenchServer, LoadResult, bodies, rss_mb, run_load
 from . import peers
-from .data import BenchPair, build_pairs
-from .load import BenchServer, LoadResult, bodies, rss_mb, run_load
 
 Log = Callable[[str], None]
 PAUSE_S = 0.05  # idle time before each timed compare (lets spinning worker threads park)

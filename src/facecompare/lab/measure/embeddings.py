@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..compare import Engine
-from ..evaluate import EmbeddingSet, embed_images
-from .populations import Population
+from ...compare import Engine
+from ..data.populations import Population
+from .evaluate import EmbeddingSet, embed_images
 
 
 def embed_population(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from . import THRESHOLD_FARS, ConfidenceMapping
+from ...calibration import THRESHOLD_FARS, ConfidenceMapping
+from ..measure.verification import InsufficientData, far_threshold
+
+__all__ = ["SCALE_ANCHORS", "InsufficientData", "far_threshold", "fit_mapping", "scenario_entry"]
 
 # The confidence scale is anchored on the example answer of the published API page
 # (err_01 45.92, err_001 54.36, err_0001 59.71): a client migrating with a hard-coded cut-off
@@ -15,25 +17,6 @@ from . import THRESHOLD_FARS, ConfidenceMapping
 # that our photo-photo thresholds land near these three values; the thresholds themselves
 # always come from the measured impostor scores.
 SCALE_ANCHORS: dict[str, float] = {"err_01": 45.92, "err_001": 54.36, "err_0001": 59.71}
-MIN_FALSE_ACCEPTS = 10  # a FAR threshold needs at least this many impostor scores above it
-
-
-class InsufficientData(ValueError):
-    pass
-
-
-def far_threshold(impostor: np.ndarray, far: float) -> float:
-    """Smallest cosine t with at most ``far`` of the impostor scores ≥ t (accept: score ≥ t)."""
-    n = impostor.size
-    k = math.floor(far * n)  # false accepts allowed
-    if k < MIN_FALSE_ACCEPTS:
-        raise InsufficientData(
-            f"FAR {far:g} needs at least {math.ceil(MIN_FALSE_ACCEPTS / far):,} impostor pairs "
-            f"to rest on {MIN_FALSE_ACCEPTS} false accepts; only {n:,} available"
-        )
-    # the (k+1)-th largest impostor score must be rejected: t just above it
-    kth = np.partition(impostor, n - k - 1)[n - k - 1]
-    return float(np.nextafter(np.float32(kth), np.float32(np.inf)))
 
 
 def fit_mapping(

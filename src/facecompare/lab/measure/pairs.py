@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..evaluate import EmbeddingSet
-from ..scoring import Scorer
-from .populations import Population
+from ...scoring import Scorer
+from ..data.populations import Population
+from .evaluate import EmbeddingSet
 
 
 def population_scores(

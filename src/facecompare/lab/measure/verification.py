@@ -10,7 +10,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calibration.fit import InsufficientData, far_threshold
+MIN_FALSE_ACCEPTS = 10  # a FAR threshold needs at least this many impostor scores above it
+
+
+class InsufficientData(ValueError):
+    pass
+
+
+def far_threshold(impostor: np.ndarray, far: float) -> float:
+    """Smallest cosine t with at most ``far`` of the impostor scores ≥ t (accept: score ≥ t)."""
+    n = impostor.size
+    k = math.floor(far * n)  # false accepts allowed
+    if k < MIN_FALSE_ACCEPTS:
+        raise InsufficientData(
+            f"FAR {far:g} needs at least {math.ceil(MIN_FALSE_ACCEPTS / far):,} impostor pairs "
+            f"to rest on {MIN_FALSE_ACCEPTS} false accepts; only {n:,} available"
+        )
+    # the (k+1)-th largest impostor score must be rejected: t just above it
+    kth = np.partition(impostor, n - k - 1)[n - k - 1]
+    return float(np.nextafter(np.float32(kth), np.float32(np.inf)))
 
 
 @dataclass(frozen=True)

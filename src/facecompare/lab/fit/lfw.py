@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from ..compare import Engine
-from ..datasets import identity, lfw_images
-from ..evaluate import all_pairs, embed_images
-from ..models.pack import DEFAULT_PACK
-from . import PHOTO_PHOTO
-from .fit import SCALE_ANCHORS, fit_mapping, scenario_entry
+from ...calibration import PHOTO_PHOTO
+from ...compare import Engine
+from ...models.pack import DEFAULT_PACK
+from ..data.datasets import identity, lfw_images
+from ..measure.evaluate import all_pairs, embed_images
+from .scale import SCALE_ANCHORS, fit_mapping, scenario_entry
 
 BLUR_NATURAL_QUANTILE = 0.01  # first version: flag the blurriest 1 % of natural LFW faces
 

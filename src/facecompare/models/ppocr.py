@@ -23,7 +23,7 @@ import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
 
-from .models.pack import ModelPack, load_pack, verified_bytes
+from .pack import ModelPack, load_pack, verified_bytes
 
 OCR_PACK = "ocr-ppocrv5"
 CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz<"

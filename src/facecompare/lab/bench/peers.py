@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..models import load_pack
+from ...models import load_pack
 
 Compare = Callable[[bytes, bytes], float | None]  # None: no face in one of the images
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..datasets import Pair, lfw_pairs
+from .datasets import Pair, lfw_pairs
 
 PHONE_SIZE = (1280, 960)  # width, height
 JPEG_QUALITY = 90

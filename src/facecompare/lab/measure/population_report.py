@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from ..calibration import PHOTO_PHOTO, THRESHOLD_FARS
-from ..compare import Engine
+from ...calibration import PHOTO_PHOTO, THRESHOLD_FARS
+from ...compare import Engine
+from ..data.populations import Population
 from .embeddings import embed_population
 from .pairs import population_scores
-from .populations import Population
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:

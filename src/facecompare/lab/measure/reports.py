@@ -12,12 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from .calibration import THRESHOLD_FARS
-from .calibration.fit import far_threshold
-from .compare import Engine
-from .datasets import identity, lfw_images, lfw_pairs, orl_dir, orl_images
+from ...calibration import THRESHOLD_FARS
+from ...compare import Engine
+from ..data.datasets import identity, lfw_images, lfw_pairs, orl_dir, orl_images
 from .evaluate import EmbeddingSet, all_pairs, embed_images, pair_scores, ten_fold
-from .verification import operating_points, realised, roc
+from .verification import far_threshold, operating_points, realised, roc
 
 
 def people_half(name: str) -> int:

@@ -1,9 +1,9 @@
 """Document–photo calibration from synthetic card photos (people-disjoint halves of LFW).
 
-``python -m facecompare.calibration.documents`` renders ``--cards`` card photos of the *train*
-half (see :mod:`facecompare.synth_cards`), runs the server's document path on each (document
-detection, portrait, alignment, embedding) and scores every card against LFW photos of the same
-half: genuine pairs with the card person's other photos, impostor pairs with everyone else's.
+``python -m facecompare.lab.fit.documents`` renders ``--cards`` card photos of the *train*
+half (see :mod:`facecompare.lab.data.synth_cards`), runs the server's document path on each
+(document detection, portrait, alignment, embedding) and scores every card against LFW photos of the
+same half: genuine pairs with the card person's other photos, impostor pairs with everyone else's.
 The ``document-photo`` scenario of the calibration file is replaced (read-modify-write of that
 scenario only). FAR levels the impostor count cannot support are refused, never invented.
 """
@@ -19,16 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import synth_cards
-from ..compare import Engine
-from ..config import Settings
-from ..datasets import shared_dir
-from ..embed import similarity
-from ..evaluate import cache_dir, embed_one, source_hash
-from ..models.pack import DEFAULT_PACK
-from . import DOCUMENT_PHOTO, default_path
-from .fit import InsufficientData, scenario_entry
+from ...calibration import DOCUMENT_PHOTO, default_path
+from ...compare import Engine
+from ...config import Settings
+from ...embed import similarity
+from ...models.pack import DEFAULT_PACK
+from ..data import synth_cards
+from ..data.datasets import shared_dir
+from ..measure.evaluate import DOCUMENT_SOURCES, cache_dir, embed_one, source_hash
 from .lfw import write
+from .scale import InsufficientData, scenario_entry
 
 SELFIES_PER_PERSON = 3  # LFW photos per person in the selfie pool (George W Bush has 530)
 
@@ -52,19 +52,7 @@ class SelfieSet:
     emb: np.ndarray
 
 
-_CARD_SOURCES = (
-    "synth_cards.py",
-    "documents.py",
-    "ocr.py",
-    "mrz.py",
-    "models/packs/ocr-ppocrv5.json",
-    "compare.py",
-    "detect.py",
-    "landmarks.py",
-    "align.py",
-    "embed.py",
-    "models/rewrite.py",
-)
+_CARD_SOURCES = (*DOCUMENT_SOURCES, "lab/data/synth_cards.py")
 
 
 def card_set(engine: Engine, half: str, n: int, lfw: Path, docs: Path, log=print) -> CardSet:
@@ -82,7 +70,10 @@ def card_set(engine: Engine, half: str, n: int, lfw: Path, docs: Path, log=print
     plan = synth_cards.card_plan(lfw, half, n)
     people, rot, layout = [], np.zeros(len(plan), int), []
     doc_found, face_found = np.zeros(len(plan), bool), np.zeros(len(plan), bool)
-    emb, secs = np.zeros((len(plan), 2, engine.embedder.dim), np.float32), np.zeros(len(plan))
+    emb, secs = (
+        np.zeros((len(plan), 2, engine.pipeline.embedder.dim), np.float32),
+        np.zeros(len(plan)),
+    )
     start = time.time()
     for i, (person, source, seed) in enumerate(plan):
         card = synth_cards.render(lfw, docs, person, source, seed)
@@ -90,13 +81,13 @@ def card_set(engine: Engine, half: str, n: int, lfw: Path, docs: Path, log=print
         rot[i] = card.rotation
         layout.append(card.layout)
         t = time.perf_counter()
-        doc = engine.find_document(card.image)
-        face = engine.document_face(card.image, doc) if doc is not None else None
+        doc = engine.documents.find(card.image)
+        face = engine.documents.portrait(card.image, doc) if doc is not None else None
         secs[i] = time.perf_counter() - t
         doc_found[i] = doc is not None
         if face is not None:
             face_found[i] = True
-            emb[i] = engine.embed([face.crop])[0]
+            emb[i] = engine.pipeline.embed([face.crop])[0]
         if (i + 1) % 50 == 0:
             log(f"  {half}: {i + 1}/{len(plan)} cards, {time.time() - start:.0f} s")
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -129,7 +120,7 @@ def selfie_set(engine: Engine, half: str, lfw: Path, log=print) -> SelfieSet:
         z = np.load(cache)
         return SelfieSet(paths, people, z["found"], z["emb"])
     found = np.zeros(len(paths), bool)
-    emb = np.zeros((len(paths), 2, engine.embedder.dim), np.float32)
+    emb = np.zeros((len(paths), 2, engine.pipeline.embedder.dim), np.float32)
     start = time.time()
     for i, p in enumerate(paths):
         e, _, _, _ = embed_one(engine, cv2.imread(str(lfw / "images" / p)), 0, "central")
@@ -163,14 +154,14 @@ def pair_scores(
 def scenario(engine: Engine, n_cards: int, lfw: Path, docs: Path, log=print) -> dict:
     cards = card_set(engine, "train", n_cards, lfw, docs, log)
     selfies = selfie_set(engine, "train", lfw, log)
-    genuine, impostor, lost = pair_scores(cards, selfies, engine.flip_band)
+    genuine, impostor, lost = pair_scores(cards, selfies, engine.scorer.band)
     genuine = genuine[genuine > -1.0]  # thresholds from the pairs the server would score
     entry = scenario_entry(
         genuine,
         impostor,
         {
-            "dataset": "synthetic ID-card photos (facecompare.synth_cards), train half of LFW "
-            "people; selfies: up to 3 LFW photos per person of the same half",
+            "dataset": "synthetic ID-card photos (facecompare.lab.data.synth_cards), train half of "
+            "LFW people; selfies: up to 3 LFW photos per person of the same half",
             "cards": int(len(cards.people)),
             "cards_without_document": int((~cards.doc_found).sum()),
             "cards_without_portrait": int((~cards.face_found).sum()),
@@ -206,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"refused: {exc}") from None
     pack = "" if engine.pack.name == DEFAULT_PACK else f" --pack {engine.pack.name}"
     write_scenario(
-        target, entry, f"python -m facecompare.calibration.documents --cards {args.cards}{pack}"
+        target, entry, f"python -m facecompare.lab.fit.documents --cards {args.cards}{pack}"
     )
     print(json.dumps(entry, indent=1))
     print(f"wrote the {DOCUMENT_PHOTO} scenario of {target}")

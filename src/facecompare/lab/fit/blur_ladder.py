@@ -13,7 +13,7 @@ people-disjoint halves by a hash of the name; kpop (tight 160 px idol crops, Eas
 korean-family (128 px, adults, often old scanned photos) are never used to fit.
 
 The cut's *second reason* ("too blurred to compare reliably") is the verification-failure rule
-of :mod:`facecompare.calibration.blur`, carried over unchanged.
+of :mod:`facecompare.lab.fit.blur`, carried over unchanged.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .. import quality
-from ..bench.data import phone_photo
-from ..compare import Engine
-from ..datasets import identity, lfw_images
-from ..evaluate import cache_dir, source_hash
+from ... import quality
+from ...compare import Engine
+from ..data.datasets import identity, lfw_images
+from ..data.phones import phone_photo
+from ..measure.evaluate import PIPELINE_SOURCES, cache_dir, source_hash
 from .blur import disk_kernel, half_of, motion_kernel
 
 LADDER_VERSION = 1
@@ -121,14 +121,14 @@ def native_landmarks(engine: Engine, img: np.ndarray) -> np.ndarray | None:
     h, w = img.shape[:2]
     f = max(1.0, 500 / min(h, w))
     up = cv2.resize(img, (round(w * f), round(h * f)), interpolation=cv2.INTER_CUBIC)
-    faces = engine.faces(up, 0)
+    faces = engine.pipeline.faces(up, 0)
     if not faces:
         return None
     c = np.array([up.shape[1] / 2, up.shape[0] / 2])
     face = min(
         faces, key=lambda fa: float(np.hypot(*(np.asarray(fa.box[:2] + fa.box[2:]) - 2 * c)))
     )
-    return engine.alignment_points(up, face) / f
+    return engine.pipeline.alignment_points(up, face) / f
 
 
 def iod(marks: np.ndarray) -> float:
@@ -257,12 +257,12 @@ def sent_image(face: Face, marks: np.ndarray, family: str, level: float, seed: i
 def server_crop(engine: Engine, data: bytes) -> np.ndarray | None:
     """The aligned crop the server scores: the largest qualifying face, full-scale decode."""
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    found = engine.largest_face(img, engine.settings.min_face)
+    found = engine.pipeline.largest_face(img, engine.settings.min_face)
     return None if found is None else found.crop
 
 
 def _key(engine: Engine, *parts: str) -> str:
-    src = source_hash("detect.py", "landmarks.py", "align.py", "compare.py", "bench/data.py")
+    src = source_hash(*PIPELINE_SOURCES, "lab/data/phones.py")
     text = "\n".join([engine.pack.digest, src, str(LADDER_VERSION), *parts])
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -12,12 +11,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import quality
-from .compare import Engine
-from .config import default_home
-from .datasets import Pair
-from .detect import Face
-from .scoring import Scorer
+from ... import quality
+from ...compare import Engine
+from ...config import default_home
+from ...detect import Face
+from ...scoring import Scorer
+from ..data.datasets import Pair
 
 
 @dataclass
@@ -38,34 +37,46 @@ def cache_dir() -> Path:
     return default_home() / "cache"
 
 
+PACKAGE = Path(__file__).resolve().parents[2]  # src/facecompare: source_hash paths start here
+# the service modules an embedding goes through: detection, landmarks, alignment, embedding
 PIPELINE_SOURCES = (
     "detect.py",
-    "landmarks.py",
     "align.py",
     "embed.py",
     "quality.py",
+    "pipeline.py",
     "models/rewrite.py",
+    "models/scrfd.py",
+    "models/landmark106.py",
+    "models/arcface.py",
     "models/yunet.py",
     "models/sface.py",
 )
-# the Engine's stages that an embedding goes through (the rest of compare.py does not change
-# an embedding: keying on these alone keeps caches valid across changes to the use case)
-ENGINE_STAGES = ("faces", "alignment_points", "aligned", "embed")
+# and those a document image goes through before its portrait is embedded
+DOCUMENT_SOURCES = (
+    *PIPELINE_SOURCES,
+    "compare.py",
+    "documents/evidence.py",
+    "documents/layout.py",
+    "documents/mrz.py",
+    "documents/reader.py",
+    "documents/turns.py",
+    "models/ppocr.py",
+    "models/packs/ocr-ppocrv5.json",
+)
 
 
 def source_hash(*names: str) -> str:
-    """Hash of these package source files (paths relative to the package), for cache keys."""
-    pkg = Path(__file__).parent
+    """Hash of these package source files (paths relative to src/facecompare), for cache keys."""
     h = hashlib.sha256()
     for name in names:
-        h.update((pkg / name).read_bytes())
+        h.update((PACKAGE / name).read_bytes())
     return h.hexdigest()[:12]
 
 
 def pipeline_fingerprint() -> str:
     """Hash of the pipeline's source, so cached embeddings are never reused across code changes."""
-    stages = "".join(inspect.getsource(getattr(Engine, name)) for name in ENGINE_STAGES)
-    return hashlib.sha256((source_hash(*PIPELINE_SOURCES) + stages).encode()).hexdigest()[:12]
+    return source_hash(*PIPELINE_SOURCES)
 
 
 Row = tuple[np.ndarray | None, np.ndarray, int, float]
@@ -87,12 +98,12 @@ def choose(faces: list[Face], shape: tuple[int, ...], choice: str) -> Face:
 
 def embed_one(engine: Engine, img: np.ndarray, min_face: float, choice: str = "central") -> Row:
     """The chosen face → embedding, box, face count, sharpness (``faces`` is the server's stage)."""
-    faces = engine.faces(img, min_face)
+    faces = engine.pipeline.faces(img, min_face)
     if not faces:
         return None, np.zeros(4, np.float32), 0, 0.0
     face = choose(faces, img.shape, choice)
-    crop = engine.aligned(img, face)
-    emb = engine.embed([crop])[0]  # 2 × 512
+    crop = engine.pipeline.aligned(img, face)
+    emb = engine.pipeline.embed([crop])[0]  # 2 × 512
     return emb, face.box.astype(np.float32), len(faces), quality.sharpness(crop)
 
 
@@ -127,8 +138,8 @@ def embed_images(
                 # embeddings keep their key): bf16 embeddings differ (models/backend.py)
                 *(
                     []
-                    if engine.backend.backend == "onnxruntime"
-                    else [repr(engine.backend), source_hash("models/backend.py")]
+                    if engine.pipeline.backend.backend == "onnxruntime"
+                    else [repr(engine.pipeline.backend), source_hash("models/backend.py")]
                 ),
             ]
         ).encode()
@@ -147,7 +158,7 @@ def embed_images(
         return embed_one(engine, img, min_face, choice)
 
     n = len(paths)
-    emb = np.zeros((n, 2, engine.embedder.dim), np.float32)
+    emb = np.zeros((n, 2, engine.pipeline.embedder.dim), np.float32)
     found = np.zeros(n, bool)
     boxes = np.zeros((n, 4), np.float32)
     n_faces = np.zeros(n, np.int32)

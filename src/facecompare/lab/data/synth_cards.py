@@ -84,7 +84,7 @@ def _text_lines(card: np.ndarray, rng: np.random.Generator, area: tuple[int, int
 
 def _mrz_lines(rng: np.random.Generator) -> list[str]:
     """A TD1 (3 × 30) or TD3 (2 × 44) MRZ with valid ICAO 9303 check digits."""
-    from .mrz import check_digit
+    from ...documents.mrz import check_digit
 
     letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
     alnum = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))

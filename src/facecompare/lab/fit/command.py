@@ -8,16 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..calibration import PHOTO_PHOTO, default_path, load_calibration
-from ..compare import Engine, scorer_for
-from ..config import Settings
-from ..embed import flip_band
-from ..evaluate import EmbeddingSet
-from ..scoring import Cohort, Scorer
-from . import calibrate as cal
-from .embeddings import part as embedding_part
-from .population_report import Row, evaluate, table
-from .populations import POPULATIONS, Population, from_folder, named
+from ...calibration import PHOTO_PHOTO, default_path, load_calibration
+from ...compare import Engine, scorer_for
+from ...config import Settings
+from ...embed import flip_band
+from ...scoring import Cohort, Scorer
+from ..data.populations import POPULATIONS, Population, from_folder, named
+from ..measure.embeddings import part as embedding_part
+from ..measure.evaluate import EmbeddingSet
+from ..measure.population_report import Row, evaluate, table
+from . import populations as cal
 
 # The shipped fit: half of each population's people (the other half is held out for reports).
 FIT_POPULATIONS = ("lfw", "korean-family")
@@ -54,7 +54,7 @@ def cohort_file_for(out: Path) -> Path:
 
 
 def _table(rows: list[dict]) -> str:
-    from ..calibration import THRESHOLD_FARS
+    from ...calibration import THRESHOLD_FARS
 
     back = []
     for r in rows:
@@ -229,7 +229,7 @@ def _pack_calibration(engine: Engine, lfw: Path, scoring: str, target: Path) -> 
     yield "held-out halves:"
     yield _table(rows)
     yield f"wrote {target}" + (f" and {cohort_file}" if cohort_file else "")
-    yield "re-fit document-photo now: python -m facecompare.calibration.documents"
+    yield "re-fit document-photo now: python -m facecompare.lab.fit.documents"
 
 
 def run_eval_populations(

@@ -25,12 +25,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .. import quality
-from ..align import align
-from ..compare import Engine
-from ..datasets import identity, lfw_images
-from ..evaluate import cache_dir, choose, source_hash
-from . import PHOTO_PHOTO
+from ... import quality
+from ...align import align
+from ...calibration import PHOTO_PHOTO
+from ...compare import Engine
+from ..data.datasets import identity, lfw_images
+from ..measure.evaluate import PIPELINE_SOURCES, cache_dir, choose, source_hash
 
 DEGRADATION_VERSION = 1
 UPSCALED_SIDE = 500  # natural LFW photo (250 px) upscaled to the API's 480×480 minimum and more
@@ -160,11 +160,11 @@ class Measured:
 
 def _detect_embed(engine: Engine, img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
     """The chosen face's landmarks, embedding and embedding norm (None: no face)."""
-    faces = engine.faces(img, 0)  # size rule bypassed: LFW faces are the subject
+    faces = engine.pipeline.faces(img, 0)  # size rule bypassed: LFW faces are the subject
     if not faces:
         return None
-    landmarks = engine.alignment_points(img, choose(faces, img.shape, "central"))
-    emb, norms = engine.embedder.embed([align(img, landmarks)])
+    landmarks = engine.pipeline.alignment_points(img, choose(faces, img.shape, "central"))
+    emb, norms = engine.pipeline.embedder.embed([align(img, landmarks)])
     return landmarks, emb[0], float(norms[0])
 
 
@@ -182,14 +182,7 @@ def measure(
         "\n".join(
             [
                 engine.pack.digest,
-                source_hash(
-                    "detect.py",
-                    "landmarks.py",
-                    "align.py",
-                    "embed.py",
-                    "compare.py",
-                    "models/rewrite.py",
-                ),
+                source_hash(*PIPELINE_SOURCES),
                 str(DEGRADATION_VERSION),
                 family,
                 repr(level),
@@ -212,7 +205,7 @@ def measure(
         found, emb, norm, marks = z["found"], z["emb"], z["norm"], z["landmarks"]
     else:
         found = np.zeros(n, bool)
-        emb = np.zeros((n, engine.embedder.dim), np.float32)
+        emb = np.zeros((n, engine.pipeline.embedder.dim), np.float32)
         norm = np.full(n, np.nan, np.float32)
         marks = np.zeros((n, 5, 2), np.float32)
         with ThreadPoolExecutor(threads) as pool:

@@ -11,7 +11,7 @@ import cv2
 import httpx
 import numpy as np
 
-from .datasets import Pair, lfw_pairs
+from ..data.datasets import Pair, lfw_pairs
 from .evaluate import best_threshold
 
 COMPARE_PATH = "/aiface/face-compare/v1"

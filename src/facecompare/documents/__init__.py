@@ -1,0 +1,1 @@
+"""Identity documents: the evidence that an image is a card or passport page, its portrait."""

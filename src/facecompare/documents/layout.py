@@ -1,0 +1,141 @@
+"""The layout test that confirms a document: text read around a candidate portrait.
+
+The classical evidence (``evidence.py``) is a cheap, high-recall gate. A document is accepted
+only when OCR (``models/ppocr.py``) confirms it: a valid machine-readable zone (``mrz.py``), or a
+portrait with an aligned column of text lines beside it, at card scale, inside a card / page
+outline (a quadrilateral in the photo, or the frame of a scan). Geometry is in units of the face
+box (fw × fh).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import mrz
+
+OCR_SIDE = 640  # px: long side of the image for the text detector when no face is checked
+OCR_FACE = 140  # px: a candidate portrait's height in the crop given to the text detector
+OCR_MAX_SIDE = 960  # px: the crop's long side at most
+MIN_COLUMN = {"quad": 3, "frame": 4}  # aligned text lines beside the portrait, per outline
+LINE_H = (0.04, 0.40)  # text line height / face height on cards and data pages
+OUTLINE_FACE = (0.14, 0.55)  # face height / quadrilateral short side
+FRAME_FACE = (0.18, 0.50)  # face height / image short side, for a scan filling the frame
+FRAME_ASPECT = (1.36, 1.66)  # passport data pages 1.39–1.52 and ID-1 1.585 as scanned
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the text detector shows around one candidate portrait (view coordinates)."""
+
+    column: int  # aligned text lines beside the face, on its best side
+    side: int  # -1: the column is left of the face, +1: right, 0: none
+    line_h: float  # median height of the column's lines / face height
+    outline: str  # "quad", "frame" or ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.outline) and self.column >= MIN_COLUMN[self.outline]
+
+    @property
+    def reason(self) -> str:
+        return f"layout+{self.outline}" if self.ok else ""
+
+
+def _column(boxes: list, box: np.ndarray) -> tuple[list, int, float]:
+    """The best left-aligned column of lines beside the face: (lines, side, median height)."""
+    x1, y1, x2, y2 = box
+    fw, fh = x2 - x1, y2 - y1
+    best: tuple[list, int, float] = ([], 0, 0.0)
+    for side in (-1, 1):
+        cand = []
+        for b in boxes:
+            left, right = b.cx - b.length / 2, b.cx + b.length / 2
+            if not (y1 - 1.4 * fh <= b.cy <= y2 + 1.4 * fh):
+                continue
+            if not LINE_H[0] <= b.height / fh <= LINE_H[1]:
+                continue
+            left_of = side < 0 and right <= x1 + 0.2 * fw and x1 - right <= 3.0 * fw
+            right_of = side > 0 and left >= x2 - 0.2 * fw and left - x2 <= 3.0 * fw
+            if left_of or right_of:
+                cand.append(b)
+        if len(cand) <= len(best[0]):
+            continue
+        starts = np.array([b.cx - b.length / 2 for b in cand])
+        counts = [int(np.count_nonzero(np.abs(starts - s) <= 0.35 * fw)) for s in starts]
+        k = int(np.argmax(counts))
+        col = [b for b, s in zip(cand, starts, strict=True) if abs(s - starts[k]) <= 0.35 * fw]
+        if len(col) > len(best[0]):
+            best = (col, side, float(np.median([b.height for b in col])) / fh)
+    return best
+
+
+def _outline(quads: list, shape: tuple[int, ...], box: np.ndarray, column: list) -> str:
+    """ "quad": a document-aspect quadrilateral holds the face and the column, at card scale;
+    "frame": the image itself is a scan of a card or page (aspect and face size)."""
+    x1, y1, x2, y2 = box
+    fh = y2 - y1
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    for quad in quads:
+        q = quad.reshape(-1, 1, 2).astype(np.float32)
+        inside = sum(
+            cv2.pointPolygonTest(q, (float(b.cx), float(b.cy)), False) >= 0 for b in column
+        )
+        # the card's edge bounds its text: a column running on outside it (a poster's credits,
+        # a page) means the "outline" is a picture frame or lines of text, not a card
+        if inside < min(len(column), MIN_COLUMN["quad"]) or len(column) - inside > 1:
+            continue
+        if cv2.pointPolygonTest(q, (float(cx), float(cy)), False) >= 0:
+            (_, _), (a, b), _ = cv2.minAreaRect(q)
+            if OUTLINE_FACE[0] <= fh / max(min(a, b), 1) <= OUTLINE_FACE[1]:
+                return "quad"
+    h, w = shape[:2]
+    aspect = max(h, w) / max(1, min(h, w))
+    if FRAME_ASPECT[0] <= aspect <= FRAME_ASPECT[1] and (
+        FRAME_FACE[0] <= fh / min(h, w) <= FRAME_FACE[1]
+    ):
+        return "frame"
+    return ""
+
+
+def layout(boxes: list, box: np.ndarray, quads: list, shape: tuple) -> Layout:
+    """The layout test for one face ``box`` of an upright view, given the view's text boxes
+    and document-aspect quadrilaterals."""
+    flat = [b for b in boxes if abs(b.angle) <= 12 and b.length >= b.height]
+    col, side, lh = _column(flat, np.asarray(box, np.float64))
+    return Layout(len(col), side, lh, _outline(quads, shape, box, col))
+
+
+def text_near(ocr, view: np.ndarray, box: np.ndarray) -> list:
+    """Text boxes (view coordinates) in the card-sized neighbourhood of a candidate portrait:
+    4.5 face widths either side, 1.2 face heights above and 2 below (a passport's MRZ), the
+    crop scaled so the face is OCR_FACE px high (card text then 6–40 px)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    fw, fh = x2 - x1, y2 - y1
+    h, w = view.shape[:2]
+    cx1, cx2 = int(max(0, x1 - 4.5 * fw)), int(min(w, x2 + 4.5 * fw))
+    cy1, cy2 = int(max(0, y1 - 1.2 * fh)), int(min(h, y2 + 2.0 * fh))
+    crop = view[cy1:cy2, cx1:cx2]
+    side = int(min(OCR_MAX_SIDE, max(crop.shape[:2]) * OCR_FACE / max(fh, 1.0)))
+    found = ocr.detector.detect(crop, max(96, side))
+    return [
+        type(b)(b.cx + cx1, b.cy + cy1, b.length, b.height, b.angle, b.score, b.points + (cx1, cy1))
+        for b in found
+    ]
+
+
+def read_mrz(ocr, img: np.ndarray, boxes: list) -> tuple[str, float]:
+    """The first validated MRZ data line among the long text boxes of ``img`` (each read as
+    is and turned by 180°) and its length in pixels, or ("", 0)."""
+    long = sorted((b for b in boxes if b.length >= 14 * b.height), key=lambda b: -b.length)
+    for b in long[:4]:
+        for turn in (0, 180):
+            box = type(b)(b.cx, b.cy, b.length, b.height, b.angle + turn, b.score, b.points)
+            text, prob = ocr.recognizer.read(img, box)
+            if prob >= 0.5 and mrz.looks_like_mrz(text):
+                line = mrz.data_line(text) or mrz.structured_line(text)
+                if line is not None:
+                    return line.text, b.length
+    return "", 0.0

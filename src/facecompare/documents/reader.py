@@ -1,0 +1,188 @@
+"""Reading a document image: is it a card or passport page, and which face is its portrait.
+
+The classical evidence (``evidence.analyse``) is a cheap gate. A candidate is a document when a
+face of it has a column of text lines beside it at card scale inside a card outline, or a
+validated MRZ below it (``layout.layout``); that face is the portrait. Without such a face, a
+validated MRZ anywhere still makes a document (a card's back), whose missing portrait is then
+CAN_NOT_DETECT_FACE. The OCR models load on the first document, never with the service.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from ..detect import Face
+from ..models.ppocr import OCR
+from ..pipeline import FoundFace, Pipeline
+from . import evidence, layout
+from .turns import LANDSCAPE, SIDEWAYS, rotate_points, turn, unrotate, upright
+
+_TURN_MIN_LINES = 2  # text lines that justify looking for a turned portrait during detection
+_UPRIGHT_NORM = 19.0  # feature norm of a clearly upright portrait: no need to try more turns
+_PORTRAIT_CANDIDATES = 3  # faces per view checked with OCR (largest first)
+
+
+class DocumentReader:
+    """Documents and their portraits, with the pipeline's detector, aligner and recogniser."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.settings = pipeline.settings
+        self._ocr: OCR | None = None
+        self._ocr_lock = threading.Lock()
+
+    @property
+    def ocr(self) -> OCR:
+        """The text detector and recogniser, verified and loaded on first use (~0.5 s)."""
+        with self._ocr_lock:
+            if self._ocr is None:
+                self._ocr = OCR.load(max(1, self.settings.image_threads))
+            return self._ocr
+
+    def find(self, img: np.ndarray) -> evidence.Document | None:
+        """The document in an image, confirmed by OCR, with its portrait, or None."""
+        doc = self._candidate(img)
+        if doc is None:
+            return None
+        # the text detector reads upright lines only: it runs around each upright face of a
+        # view (card-sized crops) and, for an MRZ without such a face, on the first view
+        boxes: dict[int | None, list] = {}
+        views = SIDEWAYS if doc.vertical else LANDSCAPE
+        found = self._verified_portrait(img, doc, boxes, views)
+        if found is not None:
+            return replace(doc, portrait=found[0], proof=found[1])
+        if not boxes:
+            boxes[views[0]] = self.ocr.detector.detect(turn(img, views[0]), layout.OCR_SIDE)
+        for rot, bx in boxes.items():
+            code, length = layout.read_mrz(self.ocr, turn(img, rot), bx)
+            if code:
+                found = self._verified_portrait(img, doc, boxes, views, mrz_length=length)
+                return replace(doc, portrait=None if found is None else found[0], proof="mrz")
+        return None
+
+    def portrait(self, img: np.ndarray, doc: evidence.Document) -> FoundFace | None:
+        """The verified portrait when ``find`` confirmed one; else (a document confirmed by its
+        MRZ only) None.
+
+        Without a confirmed document (``doc`` from the classical evidence alone, as the lab's
+        measurements use it) the portrait is the largest face of at least
+        ``min_document_face`` px inside the document, upright. The text direction says whether
+        the document lies landscape (the detector runs at 0° and 180°) or sideways (90° both
+        ways); the other two turns are tried only when those give no clearly upright face.
+        SCRFD also "finds" faces upside down or sideways, with landmarks in the wrong places and
+        high scores; the turn kept is the one whose aligned crop has the largest recogniser
+        feature norm (a wrongly turned face has a small norm). The box is in ``img`` pixels."""
+        if doc.portrait is not None:
+            return doc.portrait  # type: ignore[return-value]
+        if doc.proof == "mrz":  # an MRZ but no face checked beside text: no portrait to trust
+            return None
+        x1, y1, x2, y2 = doc.region
+        shape = (y2 - y1, x2 - x1)
+        first = SIDEWAYS if doc.vertical else LANDSCAPE
+        second = LANDSCAPE if doc.vertical else SIDEWAYS
+        embedder = self.pipeline.embedder
+        cands: list[FoundFace] = []
+        norms: list[float] = []
+        for turns in (first, second):
+            new: list[FoundFace] = []
+            for rot in turns:
+                view, faces = self._view_faces(img, doc, rot)
+                if faces:  # the largest: the ghost portrait is smaller
+                    back = unrotate(faces[0], rot, shape, (x1, y1))
+                    new.append(FoundFace(back, self.pipeline.aligned(view, faces[0])))
+            if new:
+                cands += new
+                norms += embedder.embed([f.crop for f in new])[1].tolist()
+                if max(norms) >= embedder.upright_norm:
+                    break
+        if not cands:
+            return None
+        return cands[int(np.argmax(norms))]
+
+    # -- steps --------------------------------------------------------------------------------
+    def _candidate(self, img: np.ndarray) -> evidence.Document | None:
+        """The document in an image by the classical evidence (text lines, MRZ, quadrilateral,
+        face beside text), if any.
+
+        When the text alone is not conclusive but present, the detector also looks at the image
+        turned (90° both ways for vertical text, else 180°) for the face-beside-text signal."""
+        detector = self.pipeline.detector
+        det = self.settings.det_retry_size, self.settings.det_threshold  # documents: 640
+        faces = detector.detect(img, *det)
+        ev = evidence.analyse(img, [f.box for f in faces])
+        if not ev.is_document and ev.lines >= _TURN_MIN_LINES:
+            for rot in SIDEWAYS if ev.vertical else (cv2.ROTATE_180,):
+                found = [f for f in detector.detect(cv2.rotate(img, rot), *det) if upright(f)]
+                if found:
+                    faces = faces + [unrotate(f, rot, img.shape, (0, 0)) for f in found]
+                    ev = evidence.analyse(img, [f.box for f in faces])
+                    break
+        return evidence.document(ev, tuple(faces))
+
+    def _view_faces(
+        self, img: np.ndarray, doc: evidence.Document, rot: int | None, whole: bool = False
+    ) -> tuple[np.ndarray, list[Face]]:
+        """The document region (``whole``: the image) turned by ``rot`` and its upright
+        qualifying faces, largest first (the upright full image reuses the candidate's
+        detection)."""
+        x1, y1, x2, y2 = (0, 0, img.shape[1], img.shape[0]) if whole else doc.region
+        crop = img[y1:y2, x1:x2]
+        view = crop if rot is None else cv2.rotate(crop, rot)
+        full = (x1, y1, x2, y2) == (0, 0, img.shape[1], img.shape[0])
+        min_face = self.settings.min_document_face
+        if rot is None and full and doc.faces:
+            found = sorted((f for f in doc.faces if f.min_side >= min_face), key=lambda f: -f.area)
+        else:
+            found = self.pipeline.faces(view, min_face, self.settings.det_retry_size)
+        return view, [f for f in found if upright(f)]
+
+    def _verified_portrait(
+        self,
+        img: np.ndarray,
+        doc: evidence.Document,
+        boxes: dict,
+        views: tuple,
+        mrz_length: float = 0.0,
+    ) -> tuple[FoundFace, str] | None:
+        """The portrait confirmed by the text around it, and what confirmed it, or None.
+
+        ``boxes``: the text boxes of each view, filled as views are looked at. The two turns of
+        the text direction first (``views``), the other two only when those confirm no face
+        with a clearly upright feature norm. In each view the largest upright faces are checked
+        (``layout.layout``); with a validated MRZ of ``mrz_length`` px, a face whose height is
+        12–50 % of the MRZ line is a portrait too. Among confirmed faces of different turns the
+        largest feature norm wins (a wrongly turned face embeds with a small norm)."""
+        h, w = img.shape[:2]
+        other = LANDSCAPE if views == SIDEWAYS else SIDEWAYS
+        cands: list[tuple[FoundFace, str]] = []
+        norms: list[float] = []
+        for turns in (views, other):
+            new: list[tuple[FoundFace, str]] = []
+            for rot in turns:
+                view, faces = self._view_faces(img, doc, rot, whole=True)
+                if not faces:
+                    continue
+                q = [rotate_points(k, rot, (h, w)) for k in doc.evidence.quads]
+                for f in faces[:_PORTRAIT_CANDIDATES]:
+                    tb = layout.text_near(self.ocr, view, f.box)
+                    boxes.setdefault(rot, []).extend(tb)
+                    lay = layout.layout(tb, f.box, q, view.shape)
+                    fh = float(f.box[3] - f.box[1])
+                    by_mrz = mrz_length > 0 and 0.12 <= fh / mrz_length <= 0.5
+                    if lay.ok or by_mrz:
+                        back = unrotate(f, rot, (h, w), (0, 0))
+                        reason = lay.reason if lay.ok else "mrz"
+                        new.append((FoundFace(back, self.pipeline.aligned(view, f)), reason))
+                        break
+            if new:
+                cands += new
+                norms += self.pipeline.embedder.embed([c[0].crop for c in new])[1].tolist()
+                if max(norms) >= _UPRIGHT_NORM:
+                    break
+        if not cands:
+            return None
+        return cands[int(np.argmax(norms))]

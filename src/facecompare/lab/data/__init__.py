@@ -1,0 +1,1 @@
+"""Data for the lab: readers of the shared data sets, populations, synthetic cards and scenes."""

@@ -1,0 +1,1 @@
+"""Fitting the calibration file the server loads: thresholds, confidence scale, blur, documents."""

@@ -1,0 +1,1 @@
+"""Measuring the service: embeddings of data sets, pair scores, verification statistics, reports."""
