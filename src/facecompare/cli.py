@@ -370,7 +370,7 @@ def load_test(
         raise typer.Exit(1)
 
 
-# -- calibrate-blur (issues 5, 15) ------------------------------------------------------------
+# -- calibrate-blur -----------------------------------------------------------------------
 @app.command("calibrate-blur")
 def calibrate_blur(
     datasets: Annotated[Path, typer.Option(help="shared data sets folder")] = Path(
@@ -396,7 +396,7 @@ def calibrate_blur(
     engine = Engine.load()
     target = out or default_path(engine.pack.name)
     old = load_calibration(target).section("blur") if target.exists() else None
-    if verification:  # the verification-failure study of issue 5 (LFW, against err_01)
+    if verification:  # the verification-failure study (LFW, against err_01): docs/blur.md
         study = cb.run_study(engine, datasets / "lfw", progress=lambda m: typer.echo(m, err=True))
         rows = cb.candidate_rows(study)
         typer.echo(cb.candidate_table(rows))

@@ -54,7 +54,7 @@ class Settings:
     # inference backend (models/backend.py): auto | onnxruntime | openvino, and its precision
     # auto | f32 | bf16 | int8; auto picks from the CPU's features (docs/performance.md).
     # Default onnxruntime: the calibration was fitted on it, and a clean-checkout CI run saw
-    # OpenVINO requests time out (60 s) under a one-worker server (session 3 note)
+    # OpenVINO requests time out (60 s) under a one-worker server (docs/performance.md)
     backend: str = "onnxruntime"
     precision: str = "auto"
     # 2: the two photos of a compare may run side by side, each on its own core, whenever no

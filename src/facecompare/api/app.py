@@ -277,7 +277,7 @@ def create_app(
             },
         }
 
-    # --- ecosystem (issue 9): /metrics + access log middleware, /demo page -----------------
+    # --- ecosystem: /metrics + access log middleware, /demo page ---------------------------
     from .demo import router as demo_router
     from .docs import install_offline_docs
     from .metrics import install_metrics

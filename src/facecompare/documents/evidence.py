@@ -67,7 +67,7 @@ class Document:
     evidence: Evidence
     faces: tuple = ()  # the caller's face boxes/objects, passed through for reuse
     portrait: object = None  # the verified portrait (pipeline.FoundFace), set by the reader
-    proof: str = ""  # what confirmed the document (issue 14): "mrz", "layout+quad", ...
+    proof: str = ""  # what confirmed the document: "mrz", "layout+quad", ...
 
 
 # -- text lines ----------------------------------------------------------------------------------

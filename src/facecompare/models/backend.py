@@ -5,7 +5,7 @@ openvino, ``Settings.precision`` / ``FACECOMPARE_PRECISION`` = auto | f32 | bf16
 what the CPU offers (``/proc/cpuinfo`` flags). Every session, whatever the backend, has
 onnxruntime's surface: ``get_inputs()`` (objects with ``.name``) and
 ``run(output_names, feeds)`` returning a list of numpy arrays, so the model classes
-(detect.py, landmarks.py, embed.py) do not know which backend runs them.
+(scrfd.py, yunet.py, landmark106.py, arcface.py, sface.py) do not know which backend runs them.
 
 OpenVINO reads the model from the same verified bytes (``Core.read_model`` from memory), never
 from a path, so the pinned-hash rule holds for it too. Measured in docs/performance.md
