@@ -79,3 +79,25 @@ def cell_grid(h: int, w: int, stride: int) -> np.ndarray:
     grid = np.stack([xs, ys], axis=-1).reshape(-1, 2).astype(np.float32)
     grid.flags.writeable = False
     return grid
+
+
+def kept_faces(
+    boxes: list[np.ndarray],
+    scores: list[np.ndarray],
+    points: list[np.ndarray],
+    scale: float,
+    iou_threshold: float,
+) -> list[Face]:
+    """The faces that survive NMS, best score first, from per-stride candidates in network-input
+    pixels (``scale``: network input / image), as float32 in image pixels."""
+    if not boxes:
+        return []
+    all_boxes = np.vstack(boxes) / scale
+    all_scores = np.concatenate(scores)
+    all_points = np.vstack(points) / scale
+    keep = nms(all_boxes, all_scores, iou_threshold)
+    f32 = np.float32
+    return [
+        Face(all_boxes[i].astype(f32), float(all_scores[i]), all_points[i].astype(f32))
+        for i in keep
+    ]

@@ -208,6 +208,20 @@ def _core() -> Any:
     return ov.Core()
 
 
+def onnxruntime_session(model: bytes, intra_op_threads: int) -> Any:
+    """An onnxruntime CPU session over model bytes: ``intra_op_threads`` threads, one call at a
+    time inside it, all graph optimisations, warnings off."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = intra_op_threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
 def open_session(
     model: bytes,
     choice: Choice,
@@ -224,17 +238,9 @@ def open_session(
     compiles with fixed dimensions (single-input models), at start-up; a model whose only
     dynamic dimension is the batch is compiled for batch 1 only."""
     if choice.backend == "onnxruntime":
-        import onnxruntime as ort
-
         if fast_prelu:
             model = prelu_as_relu(model)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = intra_op_threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
+        return onnxruntime_session(model, intra_op_threads)
     core = _core()
     graph = core.read_model(model, b"")  # from memory: the verified bytes, weights inside
     config = {

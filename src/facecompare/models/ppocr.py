@@ -23,6 +23,7 @@ import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
 
+from .backend import onnxruntime_session
 from .pack import ModelPack, load_pack, verified_bytes
 
 OCR_PACK = "ocr-ppocrv5"
@@ -48,16 +49,6 @@ class TextBox:
     @property
     def horizontal(self) -> bool:
         return abs(self.angle) <= 30
-
-
-def _session(model: bytes, threads: int) -> ort.InferenceSession:
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.log_severity_level = 3
-    return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 def _cut_head(model: bytes, keep: np.ndarray, n_classes: int) -> bytes:
@@ -142,8 +133,9 @@ class TextRecognizer:
         src = np.float32([tl, tr, bl])
         dst = np.float32([[0, 0], [width, 0], [0, REC_HEIGHT]])
         m = cv2.getAffineTransform(src, dst)
-        line = cv2.warpAffine(bgr, m, (width, REC_HEIGHT), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
+        line = cv2.warpAffine(
+            bgr, m, (width, REC_HEIGHT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         return np.ascontiguousarray(line[:, :, ::-1].transpose(2, 0, 1)[None], np.float32) / 255
 
     def read(self, bgr: np.ndarray, box: TextBox) -> tuple[str, float]:
@@ -174,7 +166,7 @@ class OCR:
         index = {ch: i for i, ch in enumerate(lut)}
         chars = [ch for ch in charset if ch in index]
         keep = np.array([0, *(index[ch] + 1 for ch in chars)])
-        det = _session(verified_bytes(pack.files["detector"]), threads)
+        det = onnxruntime_session(verified_bytes(pack.files["detector"]), threads)
         rec_model = _cut_head(verified_bytes(pack.files["recognizer"]), keep, n_classes)
-        rec = _session(rec_model, threads)
+        rec = onnxruntime_session(rec_model, threads)
         return cls(pack, TextDetector(det), TextRecognizer(rec, "".join(chars)))

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from ..detect import Face, cell_grid, nms
+from ..detect import Face, cell_grid, kept_faces
 
 _STRIDES = (8, 16, 32)
 _ANCHORS_PER_CELL = 2
@@ -65,10 +65,4 @@ class SCRFD:
             boxes.append(np.hstack([centers - dist[:, :2], centers + dist[:, 2:]]))
             kpss.append(centers[:, None, :] + kps)
             scores.append(score[keep])
-        if not boxes:
-            return []
-        all_boxes = np.vstack(boxes) / scale
-        all_scores = np.concatenate(scores)
-        all_kps = np.vstack(kpss) / scale
-        keep = nms(all_boxes, all_scores, self.nms_threshold)
-        return [Face(all_boxes[i], float(all_scores[i]), all_kps[i]) for i in keep]
+        return kept_faces(boxes, scores, kpss, scale, self.nms_threshold)

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from ..detect import Face, cell_grid, nms
+from ..detect import Face, cell_grid, kept_faces
 
 _STRIDES = (8, 16, 32)
 
@@ -70,15 +70,4 @@ class YuNet:
             boxes.append(np.hstack([center - half, center + half]))
             kpss.append((cells[:, None, :] + kps) * stride)
             scores.append(score[keep])
-        if not boxes:
-            return []
-        all_boxes = np.vstack(boxes) / scale
-        all_scores = np.concatenate(scores)
-        all_kps = np.vstack(kpss) / scale
-        keep = nms(all_boxes, all_scores, self.nms_threshold)
-        return [
-            Face(
-                all_boxes[i].astype(np.float32), float(all_scores[i]), all_kps[i].astype(np.float32)
-            )
-            for i in keep
-        ]
+        return kept_faces(boxes, scores, kpss, scale, self.nms_threshold)
