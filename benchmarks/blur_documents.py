@@ -11,7 +11,6 @@ import cv2
 
 from facecompare import quality
 from facecompare.compare import Engine
-from facecompare.documents import evidence as documents
 from facecompare.lab.data.datasets import shared_dir
 
 
@@ -25,8 +24,8 @@ def main() -> None:
         rows = [r for r in csv.DictReader(fh) if r["has_portrait"] == "yes"]
     for row in rows:
         img = cv2.imread(str(root / row["file"]))
-        doc = documents.find_document(img)
-        found = engine.documents.portrait(doc) if doc else None
+        doc = engine.documents.find(img)
+        found = engine.documents.portrait(img, doc) if doc else None
         found = found or engine.pipeline.largest_face(img, engine.settings.min_document_face)
         if found is None:
             print(f"{row['file']:<36} no face")
