@@ -40,6 +40,13 @@ def upscaled(img: np.ndarray, side: int = 500) -> np.ndarray:
     return cv2.resize(img, (side, side), interpolation=cv2.INTER_CUBIC)
 
 
+def photo_file(path: Path, name: str, n: int, side: int = 500) -> Path:
+    """LFW image ``n`` of ``name`` upscaled to ``side`` × ``side``, written to ``path`` (the
+    suffix chooses JPEG or PNG)."""
+    cv2.imwrite(str(path), upscaled(lfw_image(name, n), side))
+    return path
+
+
 def jpeg_b64(img: np.ndarray, quality: int = 95) -> str:
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok

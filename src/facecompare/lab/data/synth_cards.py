@@ -93,12 +93,14 @@ def _mrz_lines(rng: np.random.Generator) -> list[str]:
         return "".join(rng.choice(pool, n))
 
     def date() -> str:
-        return f"{int(rng.integers(0, 100)):02d}{int(rng.integers(1, 13)):02d}" \
+        return (
+            f"{int(rng.integers(0, 100)):02d}{int(rng.integers(1, 13)):02d}"
             f"{int(rng.integers(1, 29)):02d}"
+        )
 
     doc, nat, birth, expiry = pick(alnum, 9), pick(letters, 3), date(), date()
     sex = str(rng.choice(list("MF<")))
-    name = (pick(letters, int(rng.integers(3, 9))) + "<<" + pick(letters, int(rng.integers(3, 8))))
+    name = pick(letters, int(rng.integers(3, 9))) + "<<" + pick(letters, int(rng.integers(3, 8)))
     d = {f: str(check_digit(f)) for f in (doc, birth, expiry)}
     if rng.random() < 0.5:  # TD1
         l1 = f"I<{nat}{doc}{d[doc]}".ljust(30, "<")
@@ -255,6 +257,18 @@ def pick_rotation(rng: np.random.Generator) -> int:
     return 90 if u < 0.2 else 180 if u < 0.4 else 270 if u < 0.5 else 0
 
 
+def printed_card(
+    lfw_root: Path, docs_root: Path, source: str, rng: np.random.Generator
+) -> tuple[np.ndarray, str]:
+    """The printed card (Thai layout or generated, even odds) with the portrait from LFW image
+    ``source``, and its layout's name."""
+    portrait = portrait_crop(cv2.imread(str(lfw_root / "images" / source), cv2.IMREAD_COLOR))
+    if rng.random() < 0.5:
+        template = cv2.imread(str(docs_root / THAI_TEMPLATE), cv2.IMREAD_COLOR)
+        return print_effects(thai_card(template, portrait), rng), "thai"
+    return print_effects(generated_card(portrait, rng), rng), "generated"
+
+
 def render(
     lfw_root: Path,
     docs_root: Path,
@@ -264,16 +278,7 @@ def render(
 ) -> CardSample:
     """One card photo of ``person`` with the portrait from LFW image ``source``."""
     rng = np.random.default_rng(seed)
-    face = cv2.imread(str(lfw_root / "images" / source), cv2.IMREAD_COLOR)
-    portrait = portrait_crop(face)
-    if rng.random() < 0.5:
-        layout = "thai"
-        template = cv2.imread(str(docs_root / THAI_TEMPLATE), cv2.IMREAD_COLOR)
-        card = thai_card(template, portrait)
-    else:
-        layout = "generated"
-        card = generated_card(portrait, rng)
-    card = print_effects(card, rng)
+    card, layout = printed_card(lfw_root, docs_root, source, rng)
     rotation = pick_rotation(rng)
     size = (1280, 960) if rng.random() < 0.7 else (1600, 1200)
     img, quad = photograph(card, rng, rotation, size)
@@ -301,15 +306,7 @@ def selfie_with_card(
     whose portrait is ``source`` (of ``person``). ``quad`` is the card's outline: the portrait
     the server takes must lie inside it, never the live face."""
     rng = np.random.default_rng(seed)
-    portrait = portrait_crop(cv2.imread(str(lfw_root / "images" / source), cv2.IMREAD_COLOR))
-    if rng.random() < 0.5:
-        layout = "thai"
-        template = cv2.imread(str(docs_root / THAI_TEMPLATE), cv2.IMREAD_COLOR)
-        card = thai_card(template, portrait)
-    else:
-        layout = "generated"
-        card = generated_card(portrait, rng)
-    card = print_effects(card, rng)
+    card, layout = printed_card(lfw_root, docs_root, source, rng)
     h, w = (960, 1280) if rng.random() < 0.5 else (1280, 960)
     selfie = cv2.imread(str(lfw_root / "images" / live), cv2.IMREAD_COLOR)
     bg = cv2.GaussianBlur(cv2.resize(selfie[10:110, 10:110], (w, h)), (0, 0), 8)
@@ -323,8 +320,10 @@ def selfie_with_card(
     m = cv2.GaussianBlur(m, (0, 0), ph / 20)[..., None]
     y2, x2 = min(h, py + ph), min(w, px + ph)
     roi = bg[py:y2, px:x2].astype(np.float32)
-    bg[py:y2, px:x2] = (m[: y2 - py, : x2 - px] * person_img[: y2 - py, : x2 - px]
-                        + (1 - m[: y2 - py, : x2 - px]) * roi).astype(np.uint8)
+    bg[py:y2, px:x2] = (
+        m[: y2 - py, : x2 - px] * person_img[: y2 - py, : x2 - px]
+        + (1 - m[: y2 - py, : x2 - px]) * roi
+    ).astype(np.uint8)
     ch, cw = card.shape[:2]
     dw = rng.uniform(0.38, 0.55) * w
     dh = dw * ch / cw
@@ -341,11 +340,20 @@ def selfie_with_card(
     mask = cv2.warpPerspective(np.full((ch, cw), 255, np.uint8), mt, (w, h))
     img = np.where(mask[..., None] > 127, warped, bg).astype(np.float32)
     hx, hy = quad[3] * 0.7 + quad[2] * 0.3  # a thumb on the lower edge
-    cv2.ellipse(img, (int(hx), int(hy)), (int(dw * 0.07), int(dw * 0.11)), 0, 0, 360,
-                (90.0, 130.0, 190.0), -1)
+    cv2.ellipse(
+        img,
+        (int(hx), int(hy)),
+        (int(dw * 0.07), int(dw * 0.11)),
+        0,
+        0,
+        360,
+        (90.0, 130.0, 190.0),
+        -1,
+    )
     img = img * rng.uniform(0.8, 1.1) + rng.normal(0, 3, img.shape)
     img = np.clip(img, 0, 255).astype(np.uint8)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 92))])
     assert ok
-    return CardSample(cv2.imdecode(buf, cv2.IMREAD_COLOR), person, source, 0, layout,
-                      quad.astype(np.float32))
+    return CardSample(
+        cv2.imdecode(buf, cv2.IMREAD_COLOR), person, source, 0, layout, quad.astype(np.float32)
+    )
