@@ -26,11 +26,11 @@ def main() -> None:
         "arenas capped at 2": LocalServer(),
         "glibc default": LocalServer(env={"FACECOMPARE_MALLOC_ARENAS": "0"}),
     }
-    keys = {name: server.new_key("bench") for name, server in servers.items()}
     ms: dict[str, list[float]] = {k: [] for k in servers}
     rate: dict[str, list[float]] = {k: [] for k in servers}
     rss: dict[str, float] = {}
     try:
+        keys = {name: server.new_key("bench") for name, server in servers.items()}
         for r in range(4):
             for name, server in servers.items():
                 headers = {"x-aigen-key": keys[name], "content-type": "application/json"}

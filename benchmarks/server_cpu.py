@@ -34,17 +34,19 @@ def main() -> None:
     server = LocalServer()
     try:
         key = server.new_key("bench")
-        c = args.concurrency
-        run_load(server.url, payloads, count=20, concurrency=c, key=key, warmup=c)  # warm-up
+        conc = args.concurrency
+        run_load(server.url, payloads, count=20, concurrency=conc, key=key, warmup=conc)
         srv, me = psutil.Process(server.proc.pid), psutil.Process(os.getpid())
         s0, c0, t0 = cpu_s(srv), cpu_s(me), time.perf_counter()
-        r = run_load(server.url, payloads, count=args.requests, concurrency=c, key=key, warmup=c)
+        r = run_load(
+            server.url, payloads, count=args.requests, concurrency=conc, key=key, warmup=conc
+        )
         dt = time.perf_counter() - t0
         s, c = cpu_s(srv) - s0, cpu_s(me) - c0
     finally:
         server.stop()
     print(
-        f"concurrency {c}: {r.throughput:.1f} compares/s, p50 {r.percentile(50) * 1000:.0f} ms, "
+        f"concurrency {conc}: {r.throughput:.1f} compares/s, p50 {r.percentile(50) * 1000:.0f} ms, "
         f"{r.errors} errors"
     )
     print(f"  server: {s / dt:.2f} cores busy, {s / args.requests * 1000:.1f} ms CPU per request")
