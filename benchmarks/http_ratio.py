@@ -36,7 +36,8 @@ from facecompare.config import Settings
 from facecompare.lab.bench.run import PAUSE_S, PLAIN, ours
 from facecompare.lab.data.datasets import lfw_dir
 from facecompare.lab.data.phones import build_pairs
-from facecompare.lab.load import BenchServer, bodies, rss_mb, run_load
+from facecompare.lab.load import bodies, run_load
+from facecompare.lab.server import LocalServer
 
 
 def load() -> str:
@@ -54,7 +55,8 @@ def main() -> None:
     env = dict(e.split("=", 1) for e in args.env)
     pairs = build_pairs(lfw_dir(), args.pairs)
     payloads = bodies(pairs)
-    server = BenchServer(env)
+    server = LocalServer(env=env)
+    key = server.new_key("bench")
     proc = psutil.Process(server.proc.pid)
     print(f"server env {env or 'defaults'}: start-up to ready {server.startup_s:.2f} s")
     # this thread, and the onnxruntime threads it creates, at the server's inference niceness
@@ -83,20 +85,24 @@ def main() -> None:
             print(f"  load average {load()}")
             for c in (1, 4):
                 cpu0 = sum(proc.cpu_times()[:2])
-                r = run_load(server, payloads, c, args.requests)
+                r = run_load(
+                    server.url, payloads, count=args.requests, concurrency=c, key=key, warmup=c
+                )
                 cpu = (sum(proc.cpu_times()[:2]) - cpu0) * 1000 / (args.requests + c)
                 ratio = (
-                    f"p50 / plain = {r.pct(50) / best:.2f}"
+                    f"p50 / plain = {r.percentile(50) * 1000 / best:.2f}"
                     if c == 1
                     else f"compares/s / plain = {r.throughput * best / 1000:.2f}×"
                 )
+                p50, p99 = r.percentile(50) * 1000, r.percentile(99) * 1000
                 print(
-                    f"  HTTP concurrency {c}: {r.throughput:5.1f}/s, p50 {r.pct(50):6.1f} ms, "
-                    f"p99 {r.pct(99):6.1f} ms, errors {r.errors}/{r.requests}; {ratio}; "
+                    f"  HTTP concurrency {c}: {r.throughput:5.1f}/s, p50 {p50:6.1f} ms, "
+                    f"p99 {p99:6.1f} ms, "
+                    f"errors {r.errors}/{r.requests}; {ratio}; "
                     f"server CPU {cpu:.1f} ms per compare (2 × plain-1 CPU ÷ it: "
                     f"{2 * plain_cpu[1] / cpu:.2f}×)"
                 )
-            print(f"  load average {load()}, server RSS {rss_mb(server.proc.pid)[0]:.0f} MB")
+            print(f"  load average {load()}, server RSS {server.rss_mb()[0]:.0f} MB")
     finally:
         server.stop()
 

@@ -15,18 +15,13 @@ before and after; writes reports/loadrun.json and reports/loadrun.png.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import contextlib
 import io
 import json
 import multiprocessing
-import os
 import random
-import signal
-import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,11 +32,11 @@ from pathlib import Path
 import cv2
 import httpx
 import numpy as np
-import psutil
 from PIL import Image
 
-from facecompare.api.auth import KeyStore
 from facecompare.lab.data.datasets import shared_dir
+from facecompare.lab.load import Answer, Send, run_load
+from facecompare.lab.server import LocalServer
 
 PATH = "/aiface/face-compare/v1"
 MB = 1024 * 1024
@@ -188,52 +183,14 @@ def build_kinds() -> list[Kind]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LocalServer:
-    def __init__(self, tmp: Path, extra: list[str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp / "server.log"
-        env = {
-            **os.environ,
-            "FACECOMPARE_KEYS_DB": str(tmp / "keys.db"),
-            "FACECOMPARE_HOME": str(tmp / "home"),
-        }
-        store = KeyStore(tmp / "keys.db")
-        self.key = store.create("loadrun")
-        self.revoked = store.create("revoked")
-        store.revoke("revoked")
-        store.close()
-        cmd = [sys.executable, "-m", "facecompare", "serve", "--port", str(self.port)]
-        cmd += ["--log-level", "warning", *extra]
-        self.proc = subprocess.Popen(cmd, env=env, stderr=self.log.open("wb"))
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                sys.exit("server exited during start-up:\n" + self.log.read_text())
-            time.sleep(0.2)
-        sys.exit("server not ready after 120 s")
-
-    def rss(self) -> int:
-        return psutil.Process(self.proc.pid).memory_info().rss
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return -9
+def start_server(tmp: Path, extra: list[str]) -> tuple[LocalServer, str, str]:
+    """The server (its own key store and home in ``tmp``), a good key and a revoked one."""
+    home = {"FACECOMPARE_HOME": str(tmp / "home")}
+    srv = LocalServer(tmp, *extra, env=home, log=tmp / "server.log")
+    key, revoked = srv.new_key("loadrun"), srv.new_key("revoked")
+    if srv.cli("keys", "revoke", "revoked").returncode != 0:
+        sys.exit("could not revoke the test key")
+    return srv, key, revoked
 
 
 def check(kind: Kind, r: httpx.Response) -> tuple[bool, str]:
@@ -263,67 +220,54 @@ def check(kind: Kind, r: httpx.Response) -> tuple[bool, str]:
     return True, ""
 
 
-async def send(client: httpx.AsyncClient, srv: LocalServer, kind: Kind) -> httpx.Response:
-    headers = {"content-type": "application/json"}
-    key = {"good": srv.key, "wrong": "fc_" + "w" * 43, "revoked": srv.revoked}.get(kind.key)
-    if key:
-        headers["x-aigen-key"] = key
-    if kind.method == "GET":
-        return await client.get(kind.path, headers=headers)
-    content: bytes | object = kind.body or b""
-    if kind.chunked:
-        data = kind.body or b""
+def sender(plan: list[Kind], key: str, revoked: str) -> Send:
+    """The i-th request of the plan."""
+    keys = {"good": key, "wrong": "fc_" + "w" * 43, "revoked": revoked}
 
-        async def stream():  # no content-length: the server must count
-            for i in range(0, len(data), MB):
-                yield data[i : i + MB]
+    async def send(client: httpx.AsyncClient, i: int) -> httpx.Response:
+        kind = plan[i]
+        headers = {"content-type": "application/json"}
+        if kind.key in keys:
+            headers["x-aigen-key"] = keys[kind.key]
+        if kind.method == "GET":
+            return await client.get(kind.path, headers=headers)
+        content: bytes | object = kind.body or b""
+        if kind.chunked:
+            data = kind.body or b""
 
-        content = stream()
-    return await client.post(kind.path, content=content, headers=headers)
+            async def stream():  # no content-length: the server must count
+                for at in range(0, len(data), MB):
+                    yield data[at : at + MB]
+
+            content = stream()
+        return await client.post(kind.path, content=content, headers=headers)
+
+    return send
 
 
-async def run(
-    srv: LocalServer, plan: list[Kind], concurrency: int, stats: Stats, retry_429: bool = False
-) -> None:
-    queue: asyncio.Queue[Kind] = asyncio.Queue()
-    for k in plan:
-        queue.put_nowait(k)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=srv.url, timeout=300, limits=limits) as client:
+def run(url: str, plan: list[Kind], concurrency: int, keys: tuple[str, str]) -> Stats:
+    """The plan through the shared load generator; every answer checked against its kind."""
+    stats = Stats()
 
-        async def worker() -> None:
-            while True:
-                try:
-                    kind = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                start = time.perf_counter()
-                try:
-                    r = await send(client, srv, kind)
-                except httpx.TransportError as exc:
-                    stats.add(
-                        Outcome(
-                            kind.name,
-                            None,
-                            time.perf_counter() - start,
-                            False,
-                            f"connection error: {exc!r}",
-                        )
-                    )
-                    continue
-                latency = time.perf_counter() - start
-                server = None
-                if kind.path == PATH and kind.method == "POST":
-                    with contextlib.suppress(ValueError, KeyError, TypeError):
-                        server = float(r.json()["time_used"])
-                if r.status_code == 429 and kind.path == PATH:
-                    ok, detail = check(Kind("429", 0, 429, "CONCURRENCY_LIMIT_EXCEEDED"), r)
-                    stats.add(Outcome(kind.name, 429, latency, ok, detail, server))
-                    continue
-                ok, detail = check(kind, r)
-                stats.add(Outcome(kind.name, r.status_code, latency, ok, detail, server))
+    def judge(i: int, answer: Answer, latency: float) -> bool:
+        kind = plan[i]
+        if isinstance(answer, httpx.HTTPError):
+            o = Outcome(kind.name, None, latency, False, f"connection error: {answer!r}")
+            stats.add(o)
+            return False
+        server = None
+        if kind.path == PATH and kind.method == "POST":
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                server = float(answer.json()["time_used"])
+        if answer.status_code == 429 and kind.path == PATH:
+            kind = Kind("429", 0, 429, "CONCURRENCY_LIMIT_EXCEEDED")
+        ok, detail = check(kind, answer)
+        stats.add(Outcome(plan[i].name, answer.status_code, latency, ok, detail, server))
+        return ok
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    send = sender(plan, *keys)
+    run_load(url, send, count=len(plan), concurrency=concurrency, timeout=300, judge=judge)
+    return stats
 
 
 def probe(url: str, key: str, stop, results) -> None:  # noqa: ANN001 - multiprocessing objects
@@ -449,23 +393,22 @@ def main() -> None:
     rnd = random.Random(args.seed)
     plan = rnd.choices(kinds, weights=[k.weight for k in kinds], k=args.requests)
     with tempfile.TemporaryDirectory() as tmp:
-        srv = LocalServer(Path(tmp), args.server_args)
-        rss_start = srv.rss()
-        warm = Stats()
+        srv, key, revoked = start_server(Path(tmp), args.server_args)
+        keys = (key, revoked)
+        rss_start = srv.rss_mb()[0]
         warmup = [k for k in kinds for _ in range(args.warmup)]
         random.Random(args.seed + 1).shuffle(warmup)
-        asyncio.run(run(srv, warmup, args.concurrency, warm))
-        rss_before = srv.rss()
+        warm = run(srv.url, warmup, args.concurrency, keys)
+        rss_before = srv.rss_mb()[0]
         print(
-            f"server {srv.url}; RSS at start {rss_start / MB:.0f} MB, "
-            f"after warm-up ({len(warm.outcomes)} requests) {rss_before / MB:.0f} MB"
+            f"server {srv.url}; RSS at start {rss_start:.0f} MB, "
+            f"after warm-up ({len(warm.outcomes)} requests) {rss_before:.0f} MB"
         )
-        stats = Stats()
         t0 = time.perf_counter()
-        asyncio.run(run(srv, plan, args.concurrency, stats))
+        stats = run(srv.url, plan, args.concurrency, keys)
         wall = time.perf_counter() - t0
         time.sleep(2)
-        rss_after = srv.rss()
+        rss_after = srv.rss_mb()[0]
         text, per_kind = table(stats)
         print(
             f"\n{len(plan)} requests at concurrency {args.concurrency} in {wall:.1f} s "
@@ -474,19 +417,18 @@ def main() -> None:
         print(text)
         main_totals = totals(stats, "mixed run")
         print(
-            f"RSS before {rss_before / MB:.1f} MB, after {rss_after / MB:.1f} MB "
+            f"RSS before {rss_before:.1f} MB, after {rss_after:.1f} MB "
             f"({(rss_after / rss_before - 1) * 100:+.1f} %)"
         )
-        burst = Stats()
         burst_totals = None
         if args.burst:
             valid = next(k for k in kinds if k.name == "valid")
             ctx = multiprocessing.get_context("spawn")
             stop, results = ctx.Event(), ctx.Queue()
-            prober = ctx.Process(target=probe, args=(srv.url, srv.key, stop, results))
+            prober = ctx.Process(target=probe, args=(srv.url, key, stop, results))
             prober.start()
             time.sleep(3)  # the prober's interpreter starts
-            asyncio.run(run(srv, [valid] * args.burst, args.burst_concurrency, burst))
+            burst = run(srv.url, [valid] * args.burst, args.burst_concurrency, keys)
             stop.set()
             probes = results.get(timeout=60)
             prober.join(10)
@@ -501,10 +443,10 @@ def main() -> None:
         healthy = httpx.post(
             srv.url + PATH,
             content=next(k for k in kinds if k.name == "valid").body,
-            headers={"x-aigen-key": srv.key, "content-type": "application/json"},
+            headers={"x-aigen-key": key, "content-type": "application/json"},
             timeout=60,
         ).status_code
-        rss_end = srv.rss()
+        rss_end = srv.rss_mb()[0]
         code = srv.stop()
         log = srv.log.read_text(errors="replace")
         lines = log.splitlines()
@@ -514,7 +456,7 @@ def main() -> None:
         for line in warnings[:5]:
             print("  ", line[:200])
         print(
-            f"\nafter all: a valid compare answers {healthy}; RSS {rss_end / MB:.1f} MB; "
+            f"\nafter all: a valid compare answers {healthy}; RSS {rss_end:.1f} MB; "
             f"ERROR lines in the server log: {errors_logged}; exit code on SIGTERM {code}"
         )
     args.out.mkdir(parents=True, exist_ok=True)
@@ -525,10 +467,10 @@ def main() -> None:
         "per_kind": per_kind,
         "burst": burst_totals,
         "rss_mb": {
-            "start": round(rss_start / MB, 1),
-            "before": round(rss_before / MB, 1),
-            "after": round(rss_after / MB, 1),
-            "end": round(rss_end / MB, 1),
+            "start": round(rss_start, 1),
+            "before": round(rss_before, 1),
+            "after": round(rss_after, 1),
+            "end": round(rss_end, 1),
         },
         "healthy_after": healthy,
         "server_log_errors": errors_logged,

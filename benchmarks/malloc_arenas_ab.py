@@ -16,22 +16,24 @@ import httpx
 
 from facecompare.lab.data.datasets import lfw_dir
 from facecompare.lab.data.phones import build_pairs
-from facecompare.lab.load import COMPARE_PATH, BenchServer, bodies, rss_mb, run_load
+from facecompare.lab.load import COMPARE_PATH, bodies, run_load
+from facecompare.lab.server import LocalServer
 
 
 def main() -> None:
     payloads = bodies(build_pairs(lfw_dir(), 20))
     servers = {
-        "arenas capped at 2": BenchServer(),
-        "glibc default": BenchServer({"FACECOMPARE_MALLOC_ARENAS": "0"}),
+        "arenas capped at 2": LocalServer(),
+        "glibc default": LocalServer(env={"FACECOMPARE_MALLOC_ARENAS": "0"}),
     }
     ms: dict[str, list[float]] = {k: [] for k in servers}
     rate: dict[str, list[float]] = {k: [] for k in servers}
     rss: dict[str, float] = {}
     try:
+        keys = {name: server.new_key("bench") for name, server in servers.items()}
         for r in range(4):
             for name, server in servers.items():
-                headers = {"x-aigen-key": server.key, "content-type": "application/json"}
+                headers = {"x-aigen-key": keys[name], "content-type": "application/json"}
                 with httpx.Client(base_url=server.url, timeout=60) as client:
                     for body in payloads:
                         time.sleep(0.05)
@@ -39,10 +41,12 @@ def main() -> None:
                         client.post(COMPARE_PATH, content=body, headers=headers)
                         if r:
                             ms[name].append((time.perf_counter() - t) * 1000)
-                load = run_load(server, payloads, 4, 40)
+                load = run_load(
+                    server.url, payloads, count=40, concurrency=4, key=keys[name], warmup=4
+                )
                 if r:
                     rate[name].append(load.throughput)
-        rss = {name: rss_mb(server.proc.pid)[0] for name, server in servers.items()}
+        rss = {name: server.rss_mb()[0] for name, server in servers.items()}
     finally:
         for server in servers.values():
             server.stop()

@@ -23,7 +23,8 @@ from facecompare.config import Settings
 from facecompare.lab.bench.run import PAUSE_S, PLAIN, ours
 from facecompare.lab.data.datasets import lfw_dir
 from facecompare.lab.data.phones import BenchPair, build_pairs, jpeg
-from facecompare.lab.load import COMPARE_PATH, BenchServer, bodies
+from facecompare.lab.load import COMPARE_PATH, bodies
+from facecompare.lab.server import LocalServer
 
 
 def main() -> None:
@@ -42,12 +43,12 @@ def main() -> None:
     ]
     payloads = bodies(pairs)
     plain = ours(Settings.from_env(**PLAIN))
-    server = BenchServer()
+    server = LocalServer()
     http_ms: list[float] = []
     plain_ms: list[float] = []
     errors = 0
     try:
-        headers = {"x-aigen-key": server.key, "content-type": "application/json"}
+        headers = {"x-aigen-key": server.new_key("bench"), "content-type": "application/json"}
         with httpx.Client(base_url=server.url, timeout=60) as client:
             for r in range(args.rounds + 1):  # round 0 warms both up
                 for p, body in zip(pairs, payloads, strict=True):

@@ -10,7 +10,6 @@ processes hits both. Prints a table, writes reports/replicas.json and reports/re
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import shutil
@@ -28,7 +27,7 @@ from benchmarks.fleet import Fleet  # noqa: E402
 
 from facecompare.client import build_body  # noqa: E402
 from facecompare.lab.data.datasets import lfw_dir  # noqa: E402
-from facecompare.lab.loadtest import LoadResult, run_load, table  # noqa: E402
+from facecompare.lab.load import LoadResult, run_load, table  # noqa: E402
 
 
 def image_pair(side: int, out: Path) -> tuple[Path, Path]:
@@ -65,14 +64,16 @@ def main() -> None:
     try:
         keys = {n: f.new_key("bench") for n, f in fleets.items()}
         for n, f in fleets.items():  # warm-up: first requests allocate onnxruntime buffers
-            asyncio.run(run_load(f.url, keys[n], body, 2 * n, n))
+            run_load(f.url, [body], count=2 * n, concurrency=n, key=keys[n])
         for _ in range(args.rounds):
             for n, f in fleets.items():
-                before = [cpu_seconds(p.pid) for p in f.replicas]
-                runs[n].append(
-                    asyncio.run(run_load(f.url, keys[n], body, args.requests, args.concurrency))
+                pids = [r.proc.pid for r in f.replicas]
+                before = [cpu_seconds(pid) for pid in pids]
+                load = run_load(
+                    f.url, [body], count=args.requests, concurrency=args.concurrency, key=keys[n]
                 )
-                spent = [cpu_seconds(p.pid) - b for p, b in zip(f.replicas, before, strict=True)]
+                runs[n].append(load)
+                spent = [cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
                 cpu[n].append([round(c / args.requests, 4) for c in spent])
     finally:
         for f in fleets.values():

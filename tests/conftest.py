@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import base64
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
-import httpx
 import numpy as np
 import pytest
 
 from facecompare.lab.data.datasets import shared_dir
+from facecompare.lab.server import LocalServer as Server
+from facecompare.lab.server import free_port  # noqa: F401 - the tests import it from here
 
 SHARED = shared_dir()
 LFW = SHARED / "datasets" / "lfw"
@@ -44,6 +40,13 @@ def upscaled(img: np.ndarray, side: int = 500) -> np.ndarray:
     return cv2.resize(img, (side, side), interpolation=cv2.INTER_CUBIC)
 
 
+def photo_file(path: Path, name: str, n: int, side: int = 500) -> Path:
+    """LFW image ``n`` of ``name`` upscaled to ``side`` × ``side``, written to ``path`` (the
+    suffix chooses JPEG or PNG)."""
+    cv2.imwrite(str(path), upscaled(lfw_image(name, n), side))
+    return path
+
+
 def jpeg_b64(img: np.ndarray, quality: int = 95) -> str:
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
@@ -55,74 +58,6 @@ def engine():
     from facecompare.compare import Engine
 
     return Engine.load()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(
-        self,
-        tmp: Path,
-        *args: str,
-        env: dict[str, str] | None = None,
-        log: Path | None = None,  # the server's stderr goes there (default: inherited)
-    ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.keys_db = tmp / "keys.db"
-        self.env = {**os.environ, "FACECOMPARE_KEYS_DB": str(self.keys_db), **(env or {})}
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "facecompare",
-                "serve",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-                *args,
-            ],
-            env=self.env,
-            stderr=log.open("wb") if log else None,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited during start-up")
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("server not ready after 60 s")
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "facecompare", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    def new_key(self, name: str) -> str:
-        out = self.cli("keys", "create", name)
-        assert out.returncode == 0, out.stderr
-        return out.stdout.strip().splitlines()[-1]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 @pytest.fixture(scope="session")

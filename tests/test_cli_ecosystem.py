@@ -7,10 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import pytest
 
-from conftest import Server, lfw_image, upscaled
+from conftest import Server, photo_file
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -26,12 +25,11 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("cli")
-    out = {}
-    for tag, name, n in (("a1", "Aaron_Peirsol", 1), ("a2", "Aaron_Peirsol", 2)):
-        out[tag] = d / f"{tag}.jpg"
-        cv2.imwrite(str(out[tag]), upscaled(lfw_image(name, n)))
-    out["b"] = d / "b.png"
-    cv2.imwrite(str(out["b"]), upscaled(lfw_image("Angelina_Jolie", 1)))
+    out = {
+        "a1": photo_file(d / "a1.jpg", "Aaron_Peirsol", 1),
+        "a2": photo_file(d / "a2.jpg", "Aaron_Peirsol", 2),
+        "b": photo_file(d / "b.png", "Angelina_Jolie", 1),
+    }
     out["text"] = d / "notes.jpg"
     out["text"].write_text("not an image")
     return out

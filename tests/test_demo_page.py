@@ -13,7 +13,7 @@ import cv2
 import httpx
 import pytest
 
-from conftest import Server, lfw_image, upscaled
+from conftest import Server, photo_file
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path(__file__).resolve().parent.parent / "reports" / "demo"
@@ -54,11 +54,10 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("photos")
-    out = {}
-    for tag, name, n in (("a1", "Aaron_Peirsol", 1), ("a2", "Aaron_Peirsol", 2)):
-        out[tag] = d / f"{tag}.jpg"
-        cv2.imwrite(str(out[tag]), upscaled(lfw_image(name, n), 600))
-    return out
+    return {
+        tag: photo_file(d / f"{tag}.jpg", "Aaron_Peirsol", n, 600)
+        for tag, n in (("a1", 1), ("a2", 2))
+    }
 
 
 def box_pixel_is_blue(page, canvas_sel: str, face: dict) -> bool:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +11,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import jpeg_b64, lfw_image, upscaled
+from conftest import Server, jpeg_b64, lfw_image, upscaled
 from facecompare.errors import ErrorCode
 
 PATH = "/aiface/face-compare/v1"
@@ -37,39 +34,9 @@ def value(samples: list, name: str, **labels: str) -> float:
 @pytest.fixture(scope="module")
 def logged_server(tmp_path_factory: pytest.TempPathFactory):
     """A server at log level info whose stderr (JSON lines) goes to a file we read."""
-    from conftest import free_port
-
     tmp = tmp_path_factory.mktemp("obs")
-    port = free_port()
-    log = (tmp / "server.log").open("wb")
-    env = {**os.environ, "FACECOMPARE_KEYS_DB": str(tmp / "keys.db")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "facecompare", "serve", "--port", str(port)],
-        env=env,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("server not ready")
-    key = subprocess.run(
-        [sys.executable, "-m", "facecompare", "keys", "create", "obs"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()[-1]
-    yield url, key, tmp / "server.log"
-    proc.terminate()
-    proc.wait(30)
-    log.close()
+    with Server(tmp, log_level="info", log=tmp / "server.log") as srv:
+        yield srv.url, srv.new_key("obs"), srv.log
 
 
 def test_metrics_count_requests_errors_stages_queue_and_pack(logged_server) -> None:

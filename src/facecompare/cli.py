@@ -353,16 +353,16 @@ def load_test(
     out: Annotated[Path | None, typer.Option(help="also write the figures as JSON here")] = None,
 ) -> None:
     """Load a running server with one comparison repeated; print throughput and latency."""
-    import asyncio
-
     from .client import build_body
-    from .lab.loadtest import run_load, table
+    from .lab.load import run_load
 
     body = build_body(image1, image2)
     bar, advance = _progress_bar(f"{requests} comparisons", requests)
     with bar:
-        res = asyncio.run(run_load(url, key, body, requests, concurrency, advance))
-    typer.echo(table([(url, res)]))
+        res = run_load(
+            url, [body], count=requests, concurrency=concurrency, key=key, progress=advance
+        )
+    typer.echo(res.table(url))
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(res.as_dict(), indent=2) + "\n")

@@ -75,22 +75,24 @@ class Metrics:
             ["path", "status", "error_code"],
             registry=self.registry,
         )
-        self.latency = Histogram(
-            "facecompare_request_duration_seconds",
-            "Whole request latency by route",
-            ["path"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+        self.latency = self._histogram(
+            "facecompare_request_duration_seconds", "Whole request latency by route", "path"
         )
-        self.stages = Histogram(
-            "facecompare_stage_duration_seconds",
-            "Latency of the stages of a comparison",
-            ["stage"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+        self.stages = self._histogram(
+            "facecompare_stage_duration_seconds", "Latency of the stages of a comparison", "stage"
         )
         self.registry.register(_StateCollector(app))
         self._instrumented: int | None = None
+
+    def _histogram(self, name: str, doc: str, label: str) -> Histogram:
+        """A latency histogram by one label, on the latency buckets."""
+        return Histogram(
+            name,
+            doc,
+            [label],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
 
     def instrument(self, engine: Any) -> None:
         """Time the engine's stages, once per engine: its detector and embedder are replaced,

@@ -1,145 +1,190 @@
-"""Our server over real HTTP: start-up time, memory, and a closed-loop load at concurrency C."""
+"""The load generator: a closed loop over HTTP (``facecompare load``, the bench, the load run).
+
+``concurrency`` clients, each sending its next request as soon as the last one is answered,
+until ``count`` requests have been sent; no retries. The requests are bodies POSTed to the
+compare endpoint (built before the clock starts: the client is not what is measured) or any
+request a ``Send`` callable makes for index i; a ``Judge`` says which answers count as good.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 import numpy as np
 import orjson
 
-from ..compare import PARAMS
-from .data.phones import BenchPair
+from ..client import COMPARE_PATH, build_body
 
-COMPARE_PATH = "/aiface/face-compare/v1"
+if TYPE_CHECKING:
+    from .data.phones import BenchPair
+
+__all__ = [
+    "COMPARE_PATH",
+    "Answer",
+    "Judge",
+    "LoadResult",
+    "Send",
+    "bodies",
+    "closed_loop",
+    "compared",
+    "run_load",
+    "status_label",
+    "table",
+]
+
+Answer = httpx.Response | httpx.HTTPError  # a response, or the transport error instead
+Send = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]  # the i-th request
+Judge = Callable[[int, Answer, float], bool]  # the i-th answer, its latency in s: good?
 
 
 @dataclass
 class LoadResult:
-    concurrency: int
     requests: int
-    errors: int
-    seconds: float
-    latencies_ms: np.ndarray
+    concurrency: int
+    wall_s: float
+    latencies_s: list[float] = field(default_factory=list)  # of the good answers
+    statuses: Counter[str] = field(default_factory=Counter)  # status_label of every answer
+
+    @property
+    def ok(self) -> int:
+        return len(self.latencies_s)
+
+    @property
+    def errors(self) -> int:
+        return self.requests - self.ok
 
     @property
     def throughput(self) -> float:
-        return self.requests / self.seconds
+        """Good answers per second."""
+        return self.ok / self.wall_s if self.wall_s > 0 else 0.0
 
-    def pct(self, q: float) -> float:
-        return (
-            float(np.percentile(self.latencies_ms, q)) if self.latencies_ms.size else float("nan")
+    def percentile(self, q: float) -> float:
+        """Latency of the good answers, seconds."""
+        return float(np.percentile(self.latencies_s, q)) if self.latencies_s else float("nan")
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "requests": self.requests,
+            "concurrency": self.concurrency,
+            "ok": self.ok,
+            "wall_s": round(self.wall_s, 3),
+            "throughput_rps": round(self.throughput, 3),
+            "p50_s": round(self.percentile(50), 4),
+            "p95_s": round(self.percentile(95), 4),
+            "p99_s": round(self.percentile(99), 4),
+            "statuses": dict(self.statuses),
+        }
+
+    def table(self, name: str) -> str:
+        return table([(name, self)])
+
+
+def table(rows: list[tuple[str, LoadResult]]) -> str:
+    head = f"{'run':<22}{'conc':>5}{'ok':>6}{'req/s':>8}{'p50 s':>8}{'p95 s':>8}{'p99 s':>8}  other"
+    lines = [head]
+    for name, r in rows:
+        other = ", ".join(f"{k}×{v}" for k, v in r.statuses.items() if k != "200") or "-"
+        lines.append(
+            f"{name:<22}{r.concurrency:>5}{r.ok:>6}{r.throughput:>8.2f}"
+            f"{r.percentile(50):>8.3f}{r.percentile(95):>8.3f}{r.percentile(99):>8.3f}  {other}"
         )
+    return "\n".join(lines)
 
 
-def rss_mb(pid: int) -> tuple[float, float]:
-    """Resident and peak resident memory of a process, MB (Linux /proc)."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-    kb = [float(fields[k].split()[0]) for k in ("VmRSS", "VmHWM")]
-    return kb[0] / 1024, kb[1] / 1024
+def _json(r: httpx.Response) -> dict:
+    try:
+        data = r.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
-class BenchServer:
-    """``facecompare serve`` in a subprocess with a throw-away key store."""
+def compared(i: int, answer: Answer, latency_s: float) -> bool:
+    """The default judge: a 200 that carries a comparison."""
+    return (
+        isinstance(answer, httpx.Response)
+        and answer.status_code == 200
+        and "confidence" in _json(answer)
+    )
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
-        self.tmp = Path(tempfile.mkdtemp(prefix="facecompare-bench-"))
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "FACECOMPARE_KEYS_DB": str(self.tmp / "keys.db"), **(env or {})}
-        out = subprocess.run(
-            [sys.executable, "-m", "facecompare", "keys", "create", "bench"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        self.key = out.stdout.strip().splitlines()[-1]
-        started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "facecompare", "serve", "--port", str(self.port)]
-            + ["--log-level", "warning"],
-            env=self.env,
-        )
-        self.startup_s = self._wait_ready(started)
 
-    def _wait_ready(self, started: float) -> float:
-        while time.perf_counter() - started < 120:
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return time.perf_counter() - started
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited during start-up")
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("server not ready after 120 s")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+def status_label(answer: Answer) -> str:
+    """``200``, ``400 INVALID_IMAGE_SIZE`` (the error code, not its argument), ``error: ...``."""
+    if isinstance(answer, httpx.HTTPError):
+        return f"error: {type(answer).__name__}"
+    msg = str(_json(answer).get("error_message", "")).split(":")[0]
+    return f"{answer.status_code} {msg}".strip()
 
 
 def bodies(pairs: list[BenchPair]) -> list[bytes]:
-    """The JSON request bodies, built before the clock starts (the client is not measured)."""
-    return [
-        orjson.dumps(
-            {k: base64.b64encode(v).decode() for k, v in zip(PARAMS, (p.a, p.b), strict=True)}
-        )
-        for p in pairs
-    ]
+    """The JSON request bodies of image pairs (base64, as a client sends them)."""
+    return [orjson.dumps(build_body(p.a, p.b)) for p in pairs]
 
 
-async def _load(url: str, key: str, payloads: list[bytes], concurrency: int, n: int) -> LoadResult:
-    latencies: list[float] = []
-    errors = 0
-    counter = iter(range(n))
-    headers = {"x-aigen-key": key, "content-type": "application/json"}
+async def closed_loop(
+    url: str,
+    requests: Sequence[bytes | dict] | Send,
+    *,
+    count: int,
+    concurrency: int,
+    key: str | None = None,
+    warmup: int = 0,
+    timeout: float = 120.0,
+    progress: Callable[[int], None] | None = None,
+    judge: Judge = compared,
+) -> LoadResult:
+    """Send ``count`` requests, ``concurrency`` at a time, after ``warmup`` untimed ones.
+
+    ``requests``: bodies POSTed in turn to the compare endpoint with ``key`` (request i gets
+    body ``i % len``), or a ``Send``. ``progress(n)`` after each timed answer."""
+    if callable(requests):
+        send: Send = requests
+    else:
+        payloads = [b if isinstance(b, bytes) else orjson.dumps(b) for b in requests]
+        headers = {"content-type": "application/json"}
+        if key:
+            headers["x-aigen-key"] = key
+
+        def send(client: httpx.AsyncClient, i: int) -> Awaitable[httpx.Response]:
+            return client.post(COMPARE_PATH, content=payloads[i % len(payloads)], headers=headers)
+
+    result = LoadResult(count, concurrency, 0.0)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url.rstrip("/"), timeout=timeout, limits=limits) as http:
 
-        async def user() -> None:
-            nonlocal errors
-            for i in counter:
-                t = time.perf_counter()
+        async def client(indices: Iterator[int], timed: bool) -> None:
+            for i in indices:
+                t0 = time.perf_counter()
                 try:
-                    r = await client.post(
-                        COMPARE_PATH, content=payloads[i % len(payloads)], headers=headers
-                    )
-                    ok = r.status_code == 200 and "confidence" in r.json()
-                except httpx.HTTPError:
-                    ok = False
-                latencies.append((time.perf_counter() - t) * 1000)
-                errors += not ok
+                    answer: Answer = await send(http, i)
+                except httpx.HTTPError as exc:
+                    answer = exc
+                if not timed:
+                    continue
+                latency = time.perf_counter() - t0
+                if judge(i, answer, latency):
+                    result.latencies_s.append(latency)
+                result.statuses[status_label(answer)] += 1
+                if progress:
+                    progress(result.statuses.total())
 
-        # warm-up: one request per connection, not counted
-        await asyncio.gather(
-            *(
-                client.post(COMPARE_PATH, content=payloads[0], headers=headers)
-                for _ in range(concurrency)
-            )
-        )
+        async def loop(n: int, timed: bool) -> None:
+            shared = iter(range(n))  # each client takes the next index when it is free
+            await asyncio.gather(*(client(shared, timed) for _ in range(concurrency)))
+
+        await loop(warmup, timed=False)
         start = time.perf_counter()
-        await asyncio.gather(*(user() for _ in range(concurrency)))
-        seconds = time.perf_counter() - start
-    return LoadResult(concurrency, n, errors, seconds, np.array(latencies))
+        await loop(count, timed=True)
+        result.wall_s = time.perf_counter() - start
+    return result
 
 
-def run_load(server: BenchServer, payloads: list[bytes], concurrency: int, n: int) -> LoadResult:
-    return asyncio.run(_load(server.url, server.key, payloads, concurrency, n))
+def run_load(url: str, requests: Sequence[bytes | dict] | Send, **kw: object) -> LoadResult:
+    """``closed_loop`` in its own event loop."""
+    return asyncio.run(closed_loop(url, requests, **kw))  # type: ignore[arg-type]

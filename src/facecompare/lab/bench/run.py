@@ -15,7 +15,8 @@ from ...config import ImageLimits, Settings
 from ...errors import FaceCompareError
 from ...models.backend import choose
 from ..data.phones import BenchPair, build_pairs
-from ..load import BenchServer, LoadResult, bodies, rss_mb, run_load
+from ..load import LoadResult, bodies, run_load
+from ..server import LocalServer
 from . import peers
 
 Log = Callable[[str], None]
@@ -165,17 +166,22 @@ def over_http(
 ) -> HttpReport:
     label = backend_label(Settings.from_env()) if not env else "onnxruntime fp32 (forced)"
     log(f"starting the server ({label})")
-    server = BenchServer(env)
-    try:
+    with LocalServer(env=env) as server:
+        key = server.new_key("bench")
         payloads = bodies(pairs)
         loads = []
         for c in levels:
             log(f"HTTP load at concurrency {c}")
-            loads.append(run_load(server, payloads, c, max(per_level, 4 * c)))
-        rss, peak = rss_mb(server.proc.pid)
-    finally:
-        server.stop()
+            n = max(per_level, 4 * c)  # after one untimed request per connection (warmup)
+            load = run_load(server.url, payloads, count=n, concurrency=c, key=key, warmup=c)
+            loads.append(load)
+        rss, peak = server.rss_mb()
     return HttpReport(label, server.startup_s, rss, peak, loads)
+
+
+def ms(load: LoadResult, q: float) -> float:
+    """A latency percentile of a load, in ms."""
+    return load.percentile(q) * 1000
 
 
 def plain_on_phone(timings: list[Timing]) -> Timing | None:
@@ -220,13 +226,13 @@ def table(timings: list[Timing], https: list[HttpReport]) -> str:
             vs = ""
             if plain is not None:
                 vs = (
-                    f"{lr.pct(50) / plain.median:8.2f}t"
+                    f"{ms(lr, 50) / plain.median:8.2f}t"
                     if lr.concurrency == 1
                     else f"{lr.throughput * plain.median / 1000:8.1f}×"
                 )
             lines.append(
                 f"  {lr.concurrency:11d} {lr.requests:8d} {lr.errors:6d} {lr.throughput:10.1f} "
-                f"{lr.pct(50):7.1f} {lr.pct(95):7.1f} {lr.pct(99):7.1f} {vs:>9}"
+                f"{ms(lr, 50):7.1f} {ms(lr, 95):7.1f} {ms(lr, 99):7.1f} {vs:>9}"
             )
     if https and plain is not None:
         lines.append(
@@ -268,7 +274,7 @@ def plot(timings: list[Timing], https: list[HttpReport], path: Path) -> None:
         ax = axes[0][1]
         cs = [lr.concurrency for lr in http.loads]
         for q in (50, 95, 99):
-            ax.plot(cs, [lr.pct(q) for lr in http.loads], marker="o", label=f"p{q} latency")
+            ax.plot(cs, [ms(lr, q) for lr in http.loads], marker="o", label=f"p{q} latency")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("concurrent clients")
         ax.set_ylabel("latency, ms")
@@ -341,9 +347,9 @@ def bench(
                         "requests": lr.requests,
                         "errors": lr.errors,
                         "throughput": lr.throughput,
-                        "p50_ms": lr.pct(50),
-                        "p95_ms": lr.pct(95),
-                        "p99_ms": lr.pct(99),
+                        "p50_ms": ms(lr, 50),
+                        "p95_ms": ms(lr, 95),
+                        "p99_ms": ms(lr, 99),
                     }
                     for lr in report.loads
                 ],
