@@ -1,4 +1,5 @@
-"""Model packs: a manifest of ONNX files with their SHA-256 and licence, and their sessions."""
+"""The models: one class per model file (``scrfd``, ``yunet``, ``landmark106``, ``arcface``,
+``sface``, ``ppocr``), composed by packs (a manifest of files with their SHA-256 and licence)."""
 
 from .pack import ModelPack, load_pack
 
