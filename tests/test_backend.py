@@ -175,3 +175,50 @@ def test_bad_backend_setting_stops_start_up(tmp_path):
     with pytest.raises(RuntimeError, match="exited during start-up"):
         Server(tmp_path, env={"FACECOMPARE_BACKEND": "gpu"}, log=log)
     assert "FACECOMPARE_BACKEND must be one of" in log.read_text()
+
+
+@needs_openvino
+def test_openvino_first_runs_at_a_shape_go_one_at_a_time(engine, monkeypatch):
+    """A request's first run at an input shape is serialised (models/backend._FIRST_RUN); the
+    calls after it are not. Four threads, each its first run at two new detector shapes, all
+    at once: the 8 first runs (and only they) take the lock, all finish, and the outputs equal
+    serial runs of the same inputs."""
+    from facecompare.models import backend
+
+    class Counting:
+        def __init__(self) -> None:
+            self.lock, self.entered = threading.Lock(), 0
+
+        def __enter__(self) -> None:
+            self.lock.acquire()
+            self.entered += 1
+
+        def __exit__(self, *exc: object) -> None:
+            self.lock.release()
+
+    sess = engine.pack.session("detector", backend=F32, streams=2)
+    name = sess.get_inputs()[0].name
+    rng = np.random.default_rng(0)
+    shapes = [(1, 3, 320, 256), (1, 3, 256, 320), (1, 3, 288, 288), (1, 3, 352, 224)]
+    blobs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    want = [sess.run(None, {name: b}) for b in blobs]  # serial, on this thread's request
+    counting = Counting()
+    monkeypatch.setattr(backend, "_FIRST_RUN", counting)
+    got: dict[int, list] = {}
+
+    def work(i: int) -> None:
+        mine = [blobs[i], blobs[(i + 1) % 4]]
+        got[i] = [sess.run(None, {name: b}) for b in mine for _ in range(3)]
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not any(t.is_alive() for t in threads), "an OpenVINO call did not return"
+    assert counting.entered == 8  # 4 threads × 2 new shapes; the 16 repeats run unlocked
+    for i in range(4):
+        for k, outs in enumerate(got[i]):
+            ref = want[i if k < 3 else (i + 1) % 4]
+            for o, r in zip(outs, ref, strict=True):
+                np.testing.assert_allclose(o, r, rtol=1e-4, atol=1e-5)

@@ -15,7 +15,7 @@ from facecompare import imaging
 from facecompare.compare import CompareRequest, Engine
 from facecompare.config import Settings
 from facecompare.lab.data.phones import PHONE_SIZE, build_pairs, jpeg, phone_photo
-from facecompare.pipeline import Pipeline
+from facecompare.pipeline import Pipeline, detector_sizes
 
 
 def header(w: int, h: int, fmt: str = "jpeg") -> imaging.ImageHeader:
@@ -74,13 +74,48 @@ def test_reduced_decode_matches_full_decode(engine, big_photos):
 def test_second_detector_pass_only_when_nothing_qualifies(engine):
     img = cv2.resize(lfw_image("Aaron_Peirsol", 1), (1000, 1000))
     small_pass = Engine(
-        Pipeline(engine.pack, Settings(det_size=16, det_retry_size=640)), engine.calibration
+        Pipeline(engine.pack, Settings(det_first_size=0, det_size=16, det_retry_size=640)),
+        engine.calibration,
     )
     no_retry = Engine(
-        Pipeline(engine.pack, Settings(det_size=16, det_retry_size=16)), engine.calibration
+        Pipeline(engine.pack, Settings(det_first_size=0, det_size=16, det_retry_size=16)),
+        engine.calibration,
     )
     assert no_retry.pipeline.faces(img, 112) == []
     assert small_pass.pipeline.faces(img, 112)
+
+
+def test_detector_sizes_grow_and_stop_at_the_image():
+    s = Settings(det_first_size=320, det_size=480, det_retry_size=640)
+    assert detector_sizes(1280, s) == [320, 480, 640]
+    assert detector_sizes(400, s) == [320, 480]  # 640 would see the same pixels as 480
+    assert detector_sizes(250, s) == [320]  # LFW-sized: one pass, at native resolution
+    assert detector_sizes(1280, s, 640) == [640]  # an explicit size (documents): no first pass
+    assert detector_sizes(1280, Settings(det_first_size=0)) == [480, 640]
+
+
+def test_first_small_pass_serves_large_faces_and_falls_back_for_small_ones(engine):
+    """A face of ~500 px in a 1280×960 photo is found at the 320 input alone; a face under
+    the 112 px minimum there makes the 480 and 640 passes run (each pass's input recorded)."""
+    pipe = Pipeline(engine.pack, Settings(det_first_size=320))
+    seen: list[int] = []
+    detect = pipe.detector.detect
+
+    def recording(img, size=640, threshold=0.5):  # noqa: ANN001, ANN202
+        seen.append(size)
+        return detect(img, size, threshold)
+
+    pipe.detector.detect = recording
+    frame = np.full((960, 1280, 3), 90, np.uint8)
+    big = frame.copy()
+    big[200:700, 300:800] = cv2.resize(lfw_image("Aaron_Peirsol", 1), (500, 500))
+    faces = pipe.faces(big, 112)
+    assert faces and faces[0].min_side > 150 and seen == [320]
+    seen.clear()
+    small = frame.copy()
+    small[400:520, 600:720] = cv2.resize(lfw_image("Aaron_Peirsol", 1), (120, 120))
+    pipe.faces(small, 112)  # a ~50 px face: below the minimum, whatever the pass
+    assert seen[:3] == [320, 480, 640]
 
 
 def test_bench_pairs_are_phone_sized_jpegs(lfw):

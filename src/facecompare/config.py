@@ -32,6 +32,10 @@ class Settings:
     min_face: int = 112  # shorter side of the detector box, pixels
     min_document_face: int = 40  # printed portrait on an ID document
     det_size: int = 480  # longer side of the detector input (docs/performance.md)
+    # a first, cheaper detector pass at this input on images larger than it: a phone selfie's
+    # face is large, so most photos are done there; the det_size pass runs only when nothing
+    # qualifies (0: off). Images no larger than it (LFW, the calibration sets) are unaffected.
+    det_first_size: int = 320
     det_threshold: float = 0.5
     # align on the 106-point landmark model's points (models/landmark106.py), else SCRFD's 5
     refine_landmarks: bool = True

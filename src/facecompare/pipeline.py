@@ -50,6 +50,20 @@ def with_pack_defaults(settings: Settings, pack: ModelPack) -> Settings:
     return replace(settings, **own) if own else settings
 
 
+def detector_sizes(side: int, s: Settings, size: int | None = None) -> list[int]:
+    """The detector inputs tried on an image whose longer side is ``side``, in order, until a
+    qualifying face is found: ``det_first_size`` (the photo path only, not an explicit
+    ``size``), ``det_size`` (or ``size``), ``det_retry_size``. A pass is tried only when it is
+    larger than the one before and the image is larger than that one (the detector never
+    enlarges, so a larger input would see the same pixels)."""
+    first = [s.det_first_size] if size is None and s.det_first_size > 0 else []
+    sizes: list[int] = []
+    for n in [*first, size or s.det_size, s.det_retry_size]:
+        if not sizes or (n > sizes[-1] and side > sizes[-1]):
+            sizes.append(n)
+    return sizes
+
+
 class Pipeline:
     """A pack's models (one object per file, ``models/kinds.py``) and the stages over them."""
 
@@ -92,14 +106,11 @@ class Pipeline:
 
     # -- stages -------------------------------------------------------------------------------
     def faces(self, img: np.ndarray, min_face: float, size: int | None = None) -> list[Face]:
-        """Qualifying faces, largest first. A second, larger detector pass runs only when the
-        first finds nothing qualifying and the image is larger than the first pass's input."""
+        """Qualifying faces, largest first. Each larger detector pass (``detector_sizes``) runs
+        only when the ones before found nothing qualifying."""
         s = self.settings
-        sizes = [size or s.det_size]
-        if s.det_retry_size > sizes[0] and max(img.shape[:2]) > sizes[0]:
-            sizes.append(s.det_retry_size)
-        for size in sizes:
-            found = self.detector.detect(img, size, s.det_threshold)
+        for n in detector_sizes(max(img.shape[:2]), s, size):
+            found = self.detector.detect(img, n, s.det_threshold)
             faces = sorted((f for f in found if f.min_side >= min_face), key=lambda f: -f.area)
             if faces:
                 return faces
@@ -110,7 +121,9 @@ class Pipeline:
         # image, at the larger input, and map the faces back (boxes may overhang the image).
         pad = round(s.border_margin * max(img.shape[:2]))
         framed = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=_MARGIN)
-        found = self.detector.detect(framed, max(sizes), s.det_threshold)
+        # at the larger input of the det_size passes (the first, small pass is for large faces)
+        border = max(detector_sizes(max(img.shape[:2]), s, size or s.det_size))
+        found = self.detector.detect(framed, border, s.det_threshold)
         shifted = (f.shifted(-pad, -pad) for f in found)
         return sorted((f for f in shifted if f.min_side >= min_face), key=lambda f: -f.area)
 

@@ -129,6 +129,15 @@ def choose(
     return Choice("onnxruntime", "f32", f"{why}: onnxruntime fp32", cpu)
 
 
+# The first inference of an infer request at an input shape specialises it (memory, shape
+# inference, kernel choice) inside OpenVINO's task arenas. Several of those at once on a host
+# with few cores is a known way to deadlock the CPU plugin (a work-stealing pool whose tasks
+# wait on each other); a clean-checkout test run on 2 vCPUs once saw every request of a fresh
+# server time out. So first runs, of any session, go one at a time; once a request has run at a
+# shape, its calls at that shape run in parallel with all others.
+_FIRST_RUN = threading.Lock()
+
+
 @dataclass(frozen=True)
 class _Port:
     name: str
@@ -185,7 +194,17 @@ class OpenVINOSession:
 
     def _infer(self, req: Any, feeds: dict[str, np.ndarray], index: Any) -> list[np.ndarray]:
         # inputs shared (the call is synchronous), outputs copied (the next call reuses them)
-        req.infer({k: np.ascontiguousarray(v) for k, v in feeds.items()}, share_inputs=True)
+        inputs = {k: np.ascontiguousarray(v) for k, v in feeds.items()}
+        seen = getattr(self._local, "seen", None)
+        if seen is None:
+            seen = self._local.seen = set()
+        shape = (id(req), *(v.shape for v in inputs.values()))
+        if shape in seen:
+            req.infer(inputs, share_inputs=True)
+        else:
+            with _FIRST_RUN:  # this request's first run at this shape (see _FIRST_RUN)
+                req.infer(inputs, share_inputs=True)
+            seen.add(shape)
         return [req.get_output_tensor(i).data.copy() for i in index]
 
     def run(self, output_names: list[str] | None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:

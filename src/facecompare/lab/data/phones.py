@@ -53,11 +53,14 @@ def clutter(rng: np.random.Generator, size: tuple[int, int] = PHONE_SIZE) -> np.
     return img
 
 
-def phone_photo(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The LFW image enlarged (face about 200–300 px) and blended onto a cluttered frame."""
+def phone_photo(
+    face: np.ndarray, rng: np.random.Generator, sides: tuple[int, int] = (460, 640)
+) -> np.ndarray:
+    """The LFW image enlarged to a side in ``sides`` (the default: face about 200–300 px) and
+    blended onto a cluttered frame."""
     w, h = PHONE_SIZE
     frame = clutter(rng)
-    side = int(rng.integers(460, 640))
+    side = int(rng.integers(*sides))
     patch = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32)
     # feathered border so the paste has no hard square edge around the person
     ramp = np.minimum(np.arange(side), np.arange(side)[::-1]).astype(np.float32)
@@ -83,15 +86,22 @@ def pick_pairs(lfw_root: Path, n: int, seed: int = 0) -> list[Pair]:
     return chosen
 
 
-def build_pairs(lfw_root: Path, n: int, seed: int = 0, phone: bool = True) -> list[BenchPair]:
-    """Phone-style pairs (``phone=True``) or the raw LFW files (250×250) for the same pairs."""
+def build_pairs(
+    lfw_root: Path,
+    n: int,
+    seed: int = 0,
+    phone: bool = True,
+    sides: tuple[int, int] = (460, 640),
+) -> list[BenchPair]:
+    """Phone-style pairs (``phone=True``; the LFW image enlarged to a side in ``sides``) or the
+    raw LFW files (250×250) for the same pairs."""
     rng = np.random.default_rng(seed + 1)
     out = []
     for p in pick_pairs(lfw_root, n, seed):
         files = [lfw_root / "images" / q for q in (p.a, p.b)]
         if phone:
             imgs = [cv2.imread(str(f), cv2.IMREAD_COLOR) for f in files]
-            a, b = (jpeg(phone_photo(img, rng)) for img in imgs)
+            a, b = (jpeg(phone_photo(img, rng, sides)) for img in imgs)
         else:
             a, b = (f.read_bytes() for f in files)
         out.append(BenchPair(a, b, p.same))
