@@ -7,7 +7,7 @@ Two engines in one process, one thread each, the same model pack, with the ``con
 fields of ``--a`` and ``--b`` (``NAME=VALUE``, repeatable; the defaults compare the detector at
 ``det_size`` alone against a first, small pass at 320 before it). Two sets of phone-style
 1280×960 pairs from LFW View 2 (half same person): the bench's (the LFW image enlarged to
-460–640 px, face ~200–300 px) and one with small faces (enlarged to 250–330 px, face ~110–150
+460–640 px, face ~200–300 px) and one with small faces (enlarged to 300–400 px, face ~120–170
 px, at the API's 112 px minimum). For every photo, in turn for the two engines: CPU ms of the
 whole compare (``time.process_time``), whether a face was found and whether flip TTA ran, the
 cosine between the two engines' embeddings of it, and per pair the shift of the confidence and
@@ -30,7 +30,7 @@ from facecompare.errors import FaceCompareError
 from facecompare.lab.data.datasets import lfw_dir
 from facecompare.lab.data.phones import build_pairs
 
-SETS = {"phone": ("face ~200-300 px", (460, 640)), "small": ("faces ~110-150 px", (250, 330))}
+SETS = {"phone": ("face ~200-300 px", (460, 640)), "small": ("faces ~120-170 px", (300, 400))}
 
 
 def settings(pairs: list[str]) -> dict[str, object]:
