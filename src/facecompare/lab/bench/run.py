@@ -13,7 +13,7 @@ from pathlib import Path
 from ...compare import CompareRequest, Engine
 from ...config import ImageLimits, Settings
 from ...errors import FaceCompareError
-from ...models.backend import choose
+from ...models.backend import BackendError, choose, openvino_available
 from ..data.phones import BenchPair, build_pairs
 from ..load import LoadResult, bodies, run_load
 from ..server import LocalServer
@@ -43,6 +43,7 @@ class Timing:
 # flip, the two images one after the other, original graphs on onnxruntime fp32
 PLAIN: dict[str, object] = {
     "reduced_decode": False,
+    "det_first_size": 0,
     "det_size": 640,
     "image_threads": 1,
     "refine_landmarks": False,
@@ -51,14 +52,41 @@ PLAIN: dict[str, object] = {
     "backend": "onnxruntime",
 }
 PLAIN_2T = "facecompare, plain pipeline, 2 onnxruntime threads"
-# our pipeline with the fast paths forced off: onnxruntime fp32 (PRelu rewrite kept)
-ONNXRUNTIME: dict[str, object] = {"backend": "onnxruntime", "precision": "auto"}
+# our pipeline with the speed levers forced off (docs/performance.md): onnxruntime fp32 on the
+# original graphs, the detector at det_size without the first small pass, alignment from the
+# reduced decode only for faces of at least 112 px there; the accuracy levers stay on
+FAST_OFF: dict[str, object] = {
+    "backend": "onnxruntime",
+    "precision": "auto",
+    "fast_prelu": False,
+    "det_first_size": 0,
+    "align_min_face": 112,
+}
+FAST_OFF_ENV = {f"FACECOMPARE_{k.upper()}": str(v) for k, v in FAST_OFF.items()}
+# our pipeline on OpenVINO (bf16 where the CPU computes it natively, else f32)
+OPENVINO: dict[str, object] = {"backend": "openvino", "precision": "auto"}
 
 
 def backend_label(settings: Settings) -> str:
     """``backend precision`` that these settings resolve to on this CPU."""
-    c = choose(settings.backend, settings.precision)
+    try:
+        c = choose(settings.backend, settings.precision)
+    except BackendError as err:
+        return f"{settings.backend} (not served here: {err})"
     return f"{c.backend} {c.precision}"
+
+
+def openvino_or_reason(
+    make: Callable[[str], peers.Compare],
+) -> Callable[[str], peers.Compare | str]:
+    """``make``, or the reason OpenVINO cannot run here (the bench then skips the row)."""
+
+    def made(inputs: str) -> peers.Compare | str:
+        if not openvino_available():
+            return "the openvino package is not installed"
+        return make(inputs)
+
+    return made
 
 
 def ours(settings: Settings) -> peers.Compare:
@@ -100,12 +128,16 @@ def in_process(
 
         return make
 
-    # ours with the backend auto-chosen for this CPU, and with the fast paths forced off
-    # (FACECOMPARE_BACKEND=onnxruntime: what a CPU without AMX/VNNI or without openvino gets)
-    auto = backend_label(Settings.from_env())
+    # ours with the defaults, on OpenVINO (the other backend), and with the speed levers off
+    default = backend_label(Settings.from_env())
     systems: list[tuple[str, Callable[[str], peers.Compare | str], int | None]] = [
-        (f"facecompare (in-process, {auto})", ours_on({}), None),
-        ("facecompare, onnxruntime fp32 (fast paths off)", ours_on(ONNXRUNTIME), None),
+        (f"facecompare (in-process, defaults: {default})", ours_on({}), None),
+        (
+            f"facecompare, OpenVINO {backend_label(Settings.from_env(**OPENVINO))}",
+            openvino_or_reason(ours_on(OPENVINO)),
+            None,
+        ),
+        ("facecompare, speed levers off (onnxruntime fp32)", ours_on(FAST_OFF), None),
         ("facecompare, plain pipeline (same models)", ours_on(plain), None),
         (
             PLAIN_2T,
@@ -164,7 +196,11 @@ def over_http(
     log: Log,
     env: dict[str, str] | None = None,
 ) -> HttpReport:
-    label = backend_label(Settings.from_env()) if not env else "onnxruntime fp32 (forced)"
+    label = backend_label(Settings.from_env())
+    if env == FAST_OFF_ENV:
+        label = "speed levers off, onnxruntime fp32"
+    elif env:
+        label = backend_label(Settings.from_env(backend=env["FACECOMPARE_BACKEND"]))
     log(f"starting the server ({label})")
     with LocalServer(env=env) as server:
         key = server.new_key("bench")
@@ -314,8 +350,12 @@ def bench(
     }
     timings = in_process(sets, rounds, slow_pairs, threads, log)
     reports = []
-    if http:  # the default server, then the same with the fast paths forced off
-        for env in (None, {"FACECOMPARE_BACKEND": "onnxruntime"}):
+    if http:  # the default server, then on OpenVINO, then with the speed levers off
+        envs: list[dict[str, str] | None] = [None]
+        if openvino_available():
+            envs.append({"FACECOMPARE_BACKEND": "openvino"})
+        envs.append(FAST_OFF_ENV)
+        for env in envs:
             reports.append(over_http(sets["phone 1280×960"], list(levels), per_level, log, env))
     text = table(timings, reports)
     out.mkdir(parents=True, exist_ok=True)
