@@ -58,6 +58,9 @@ def stages(
         "detect (full-scale image, 640)": cpu_ms(lambda: plain.pipeline.detector.detect(full, 640)),
         "detect (reduced image, 640)": cpu_ms(lambda: fast.pipeline.detector.detect(small, 640)),
         "detect (reduced image, 480)": cpu_ms(lambda: fast.pipeline.detector.detect(small, 480)),
+        "detect (reduced image, 320: first pass)": cpu_ms(
+            lambda: fast.pipeline.detector.detect(small, 320)
+        ),
         "landmarks, 2d106det (ours)": cpu_ms(lambda: fast.pipeline.alignment_points(small, face)),
         "landmarks, 2d106det (original PRelu)": cpu_ms(
             lambda: slow.pipeline.alignment_points(small, face)

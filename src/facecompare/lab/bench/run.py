@@ -133,7 +133,7 @@ def in_process(
     systems: list[tuple[str, Callable[[str], peers.Compare | str], int | None]] = [
         (f"facecompare (in-process, defaults: {default})", ours_on({}), None),
         (
-            f"facecompare, OpenVINO {backend_label(Settings.from_env(**OPENVINO))}",
+            f"facecompare, {backend_label(Settings.from_env(**OPENVINO))}",
             openvino_or_reason(ours_on(OPENVINO)),
             None,
         ),
