@@ -187,6 +187,7 @@ def measure(
                 family,
                 repr(level),
                 str(engine.settings.det_size),
+                str(engine.settings.det_first_size),
                 str(engine.settings.det_threshold),
                 *paths,
             ]

@@ -126,6 +126,7 @@ def embed_images(
                 engine.pack.digest,
                 pipeline_fingerprint(),
                 str(engine.settings.det_size),
+                str(engine.settings.det_first_size),
                 str(engine.settings.det_threshold),
                 str(engine.settings.border_margin),
                 "plain+tta",
