@@ -102,6 +102,50 @@ def test_plain_images_are_not_documents():
         assert evidence.find_document(img) is None
 
 
+def _card_off_frame(shift: float) -> tuple[np.ndarray, np.ndarray]:
+    """A light ID-1 card, turned by 7°, on a dark desk, its right part ``shift`` card widths
+    beyond the right edge of a 480 × 360 frame; and the card's full outline."""
+    img = np.zeros((360, 480, 3), np.uint8)
+    img[:] = (70, 90, 40)
+    cw, ch = 300.0, 300.0 / evidence.ID1_ASPECT
+    cx, cy = 480 - cw / 2 + shift * cw, 180.0
+    a = np.deg2rad(7)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    rect = np.array([[-cw / 2, -ch / 2], [cw / 2, -ch / 2], [cw / 2, ch / 2], [-cw / 2, ch / 2]])
+    quad = (rect @ rot.T + [cx, cy]).astype(np.float32)
+    cv2.fillConvexPoly(img, quad.astype(np.int32), (215, 225, 230))
+    return img, quad
+
+
+def test_card_cut_by_the_frame_is_completed():
+    """A card running off the frame has three edges in the image: its outline is completed
+    beyond the frame to card aspect (the layout test then finds face and text inside it)."""
+    img, truth = _card_off_frame(0.3)
+    quads = evidence.find_quads(img)
+    beyond = [q for q in quads if q[:, 0].max() > img.shape[1] + 10]
+    assert beyond, quads
+    visible_centre = (float(truth[:, 0].min() + img.shape[1]) / 2, float(truth[:, 1].mean()))
+    for q in beyond:
+        (_, _), (a, b), _ = cv2.minAreaRect(q)
+        assert 1.25 <= max(a, b) / min(a, b) <= 1.80
+    assert any(
+        cv2.pointPolygonTest(q.reshape(-1, 1, 2), visible_centre, False) >= 0 for q in beyond
+    )
+    whole, _ = _card_off_frame(-0.25)  # inside the frame: the plain outline, not completed
+    assert evidence.find_quads(whole)
+    assert all(q[:, 0].max() <= whole.shape[1] + 10 for q in evidence.find_quads(whole))
+
+
+def test_book_page_cut_by_the_frame_is_not_a_card(engine):
+    """A book page running off the frame, with a photo beside a column of text: its rows of
+    text are straight lines to the segment finder and, with the frame, would close a "card"
+    outline; they have page on both sides (no colour edge), so none is completed (a
+    development scene of the train half that was taken for a document without that test)."""
+    pool = hard_negatives.lfw_half(need(LFW), "train")
+    page = hard_negatives.render(LFW, "book", tuple(pool[27:30]), 4009).image
+    assert engine.documents.find(page) is None
+
+
 # -- issue 14: OCR, MRZ, hard negatives, selfie holding the card ---------------------------------
 def test_mrz_check_digits():
     """The ICAO 9303 sample data line validates; one changed digit or date does not."""
