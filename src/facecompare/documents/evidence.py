@@ -267,11 +267,11 @@ def _completed(pts: np.ndarray, shape: tuple[int, ...]) -> list[np.ndarray]:
         targets = [max(vis, ID1_ASPECT * par)]
     else:  # c–d may be either side
         targets = [max(vis, par / ID1_ASPECT), ID1_ASPECT * par]
-    out = []
-    for t in targets:
-        ub, ua = (b - c) / max(1e-6, np.hypot(*(b - c))), (a - d) / max(1e-6, np.hypot(*(a - d)))
-        out.append(np.array([d + ua * t, c + ub * t, c, d], np.float32))
-    return out
+    lb, la = float(np.hypot(*(b - c))), float(np.hypot(*(a - d)))
+    ub, ua = (b - c) / max(1e-6, lb), (a - d) / max(1e-6, la)
+    # each edge at least as long as it is seen (a card cut at one corner only has one
+    # edge running into the frame further than the other)
+    return [np.array([d + ua * max(la, t), c + ub * max(lb, t), c, d], np.float32) for t in targets]
 
 
 def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
