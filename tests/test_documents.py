@@ -136,6 +136,29 @@ def test_card_cut_by_the_frame_is_completed():
     assert all(q[:, 0].max() <= whole.shape[1] + 10 for q in evidence.find_quads(whole))
 
 
+def test_layout_on_an_outline_cut_by_the_frame():
+    """An outline completed beyond the frame confirms a portrait only when at least 90 % of
+    it is inside the image and the column beside the face has at least 4 lines (3 suffice in
+    a whole card's outline)."""
+    from facecompare.models.ppocr import TextBox
+
+    shape = (600, 800, 3)
+    face = np.array([100.0, 150.0, 200.0, 270.0])  # 120 px high
+    lines = [
+        TextBox(330.0, 170.0 + 30 * k, 200.0, 16.0, 0.0, 0.9, np.zeros((4, 2), np.float32))
+        for k in range(4)
+    ]
+    whole = np.array([[60, 90], [520, 90], [520, 380], [60, 380]], np.float32)
+    cut = whole + [0, 0]
+    cut[[1, 2], 0] = 850.0  # beyond the right edge of the 800 px frame: 92 % inside
+    far = whole.copy()
+    far[[1, 2], 0] = 1100.0  # 71 % inside
+    assert layout.layout(lines[:3], face, [whole], shape).reason == "layout+quad"
+    assert layout.layout(lines[:3], face, [cut], shape).reason == ""
+    assert layout.layout(lines, face, [cut], shape).reason == "layout+cut"
+    assert layout.layout(lines, face, [far], shape).reason == ""
+
+
 def test_book_page_cut_by_the_frame_is_not_a_card(engine):
     """A book page running off the frame, with a photo beside a column of text: its rows of
     text are straight lines to the segment finder and, with the frame, would close a "card"
@@ -238,6 +261,34 @@ def test_selfie_holding_the_card_uses_the_card_portrait(engine):
         assert ok, f"the live face was taken in selfie {k}"
         inside += 1
     assert inside >= 2
+
+
+def test_selfie_holding_a_card_with_a_small_portrait_is_refused(engine):
+    """A selfie holding the card, taken so far away that the card's portrait is below
+    ``min_document_face``: no document (CAN_NOT_DETECT_IDCARD), although the live face beside
+    it is still well above the photo path's minimum. The live face is never compared."""
+    from facecompare.compare import CompareRequest
+    from facecompare.errors import ErrorCode, FaceCompareError
+
+    plan = synth_cards.card_plan(need(LFW), "test", 16, seed=3)
+    for k in range(8):
+        person, source, seed = plan[k]
+        s = synth_cards.selfie_with_card(LFW, DOCS, person, source, plan[8 + k][1], seed)
+        doc = engine.documents.find(s.image)
+        if doc is not None and doc.portrait is not None:
+            break
+    else:
+        pytest.fail("no selfie with a card found at full size")
+    portrait_h = float(doc.portrait.face.box[3] - doc.portrait.face.box[1])
+    scale = 0.8 * engine.settings.min_document_face / portrait_h
+    small = cv2.resize(s.image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    live = engine.pipeline.largest_face(small, engine.settings.min_face)
+    assert live is not None  # the live face is still there to be (wrongly) taken
+    assert engine.documents.find(small) is None
+    other = jpeg_b64(upscaled(lfw_image("Colin_Powell", 2)))
+    with pytest.raises(FaceCompareError) as err:
+        engine.compare(CompareRequest(jpeg_b64(small), other, image1_is_document=True))
+    assert err.value.code == ErrorCode.CAN_NOT_DETECT_IDCARD
 
 
 # -- synthetic cards ----------------------------------------------------------------------------
