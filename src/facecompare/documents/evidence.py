@@ -192,11 +192,9 @@ def find_quads(small: np.ndarray, limit: int = 6) -> list[np.ndarray]:
     for ch in cv2.split(cv2.cvtColor(blurred, cv2.COLOR_BGR2Lab))[1:]:
         edges |= cv2.Canny(ch, 20, 60)
     edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
-    lab = cv2.cvtColor(blurred, cv2.COLOR_BGR2Lab).astype(np.float32)
     contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     total = small.shape[0] * small.shape[1]
     found: list[tuple[float, np.ndarray]] = []
-    cut: list[tuple[float, np.ndarray]] = []  # cards cut by the frame, completed
     for c in contours:
         hull = cv2.convexHull(c)
         area = cv2.contourArea(hull)
@@ -208,70 +206,16 @@ def find_quads(small: np.ndarray, limit: int = 6) -> list[np.ndarray]:
                 continue
             (_, _), (rw, rh), _ = cv2.minAreaRect(approx)
             aspect = max(rw, rh) / max(1.0, min(rw, rh))
-            if cv2.contourArea(approx) < 0.85 * rw * rh:
-                continue
-            pts = approx.reshape(4, 2).astype(np.float32)
-            if 1.25 <= aspect <= 1.80:
-                q = _order(pts)
+            if 1.25 <= aspect <= 1.80 and cv2.contourArea(approx) >= 0.85 * rw * rh:
+                q = _order(approx.reshape(4, 2).astype(np.float32))
                 if all(np.abs(q - k).max() > 0.02 * max(small.shape[:2]) for _, k in found):
                     found.append((area, q))
                 break
-            completed = _clipped(pts, lab)
-            cut += [(area, _order(q)) for q in completed]
-            if completed:
-                break
-    lines, lines_cut = _line_quads(edges, lab)
-    for q in lines:
+    for q in _line_quads(edges):
         if all(np.abs(q - k).max() > 0.02 * max(small.shape[:2]) for _, k in found):
             found.append((float(cv2.contourArea(q)), q))
     found.sort(key=lambda t: -t[0])
-    out = [q for _, q in found[:limit]]
-    # then at most two outlines completed beyond the frame (largest visible part first)
-    cut += [(float(cv2.contourArea(q)), q) for q in lines_cut]
-    cut.sort(key=lambda t: -t[0])
-    for _, q in cut:
-        if len(out) < limit + 2 and all(
-            np.abs(q - k).max() > 0.02 * max(small.shape[:2]) for k in out
-        ):
-            out.append(q)
-    return out
-
-
-def _on_frame(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]) -> bool:
-    """Both ends of the side a–b lie on the same side of the image frame."""
-    h, w = shape[:2]
-    tol = 0.012 * max(h, w)
-    return any(
-        abs(a[i] - v) <= tol and abs(b[i] - v) <= tol
-        for i, v in ((0, 0.0), (0, w - 1.0), (1, 0.0), (1, h - 1.0))
-    )
-
-
-def _completed(pts: np.ndarray, shape: tuple[int, ...]) -> list[np.ndarray]:
-    """Document-aspect outlines of a card cut by the image frame: ``pts`` (4 × 2, in contour
-    order) has one side along the frame and three real edges. The two edges that run into the
-    frame are extended beyond it until the outline has ID-1 aspect (both ways when the visible
-    part does not say which side is the long one); nothing when more than one side lies on the
-    frame, the cut side is not a frame side, or what is visible cannot be part of a card."""
-    h, w = shape[:2]
-    sides = [k for k in range(4) if _on_frame(pts[k], pts[(k + 1) % 4], shape)]
-    if len(sides) != 1:
-        return []
-    k = sides[0]
-    a, b, c, d = (pts[(k + j) % 4] for j in range(4))  # a–b on the frame, c–d opposite it
-    par = float(np.hypot(*(c - d)))
-    vis = (float(np.hypot(*(b - c))) + float(np.hypot(*(a - d)))) / 2
-    if par < 0.15 * min(h, w) or not 0.3 * par <= vis <= 1.80 * par:
-        return []
-    if vis > par / 1.25:  # the visible edge c–d is the short side
-        targets = [max(vis, ID1_ASPECT * par)]
-    else:  # c–d may be either side
-        targets = [max(vis, par / ID1_ASPECT), ID1_ASPECT * par]
-    lb, la = float(np.hypot(*(b - c))), float(np.hypot(*(a - d)))
-    ub, ua = (b - c) / max(1e-6, lb), (a - d) / max(1e-6, la)
-    # each edge at least as long as it is seen (a card cut at one corner only has one
-    # edge running into the frame further than the other)
-    return [np.array([d + ua * max(la, t), c + ub * max(lb, t), c, d], np.float32) for t in targets]
+    return [q for _, q in found[:limit]]
 
 
 def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
@@ -285,48 +229,7 @@ def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     return p + t * r
 
 
-def _contrast(lab: np.ndarray, a: np.ndarray, b: np.ndarray, centre: np.ndarray) -> float:
-    """Lab colour difference between thin strips just inside and just outside the side a–b
-    of an outline around ``centre``: a card's edge separates it from what it lies on, a row of
-    text on a page (which the line finder also takes for an edge) has page on both sides."""
-    h, w = lab.shape[:2]
-    d = b - a
-    n = np.array([-d[1], d[0]]) / max(1e-6, float(np.hypot(*d)))
-    if np.dot(centre - (a + b) / 2, n) < 0:
-        n = -n  # pointing inwards
-    off = 0.012 * max(h, w)
-    t = np.linspace(0.15, 0.85, 24)[:, None]
-    p = a + t * d
-    inner, outer = p + n * off, p - n * off
-    lim = [w - 1, h - 1]
-    ok = np.all((outer >= 0) & (outer < lim) & (inner >= 0) & (inner < lim), 1)
-    if ok.sum() < 6:
-        return 0.0
-    ii, oo = inner[ok].astype(int), outer[ok].astype(int)
-    diff = np.linalg.norm(lab[ii[:, 1], ii[:, 0]] - lab[oo[:, 1], oo[:, 0]], axis=1)
-    return float(np.median(diff))  # along all of it: text ink touches a strip here and there
-
-
-MIN_EDGE_CONTRAST = 20.0  # Lab: each real side of an outline completed beyond the frame
-
-
-def _clipped(vis: np.ndarray, lab: np.ndarray | None) -> list[np.ndarray]:
-    """The completed outlines (``_completed``) of a visible part ``vis`` with one side on the
-    frame, when each of its three real sides is a colour edge (``_contrast``)."""
-    if lab is None:
-        return []
-    real = [v for v in range(4) if not _on_frame(vis[v], vis[(v + 1) % 4], lab.shape)]
-    if len(real) != 3:
-        return []
-    centre = vis.mean(0)
-    if any(_contrast(lab, vis[v], vis[(v + 1) % 4], centre) < MIN_EDGE_CONTRAST for v in real):
-        return []
-    return _completed(vis, lab.shape)
-
-
-def _line_quads(
-    edges: np.ndarray, lab: np.ndarray | None = None, n_lines: int = 12
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _line_quads(edges: np.ndarray, n_lines: int = 12) -> list[np.ndarray]:
     """Quadrilaterals from straight edge segments (Hough): two roughly parallel pairs, roughly
     perpendicular to each other, whose intersections give a document-aspect outline that the
     segments support along at least half of its perimeter. Finds a card whose outline a glare
@@ -337,7 +240,7 @@ def _line_quads(
         edges, 1, np.pi / 180, 60, minLineLength=0.12 * min(h, w), maxLineGap=0.02 * min(h, w)
     )
     if segs is None:
-        return [], []
+        return []
     segs = segs.reshape(-1, 4).astype(np.float64)
     length = np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1])
     order = np.argsort(-length)
@@ -358,15 +261,7 @@ def _line_quads(
             keep.append(i)
         if len(keep) == n_lines:
             break
-    # the four sides of the frame, as edges of a card that runs off the image (no support)
-    frame = np.array(
-        [[0, 0, w - 1, 0], [w - 1, 0, w - 1, h - 1], [w - 1, h - 1, 0, h - 1], [0, h - 1, 0, 0]],
-        np.float64,
-    )
-    n_real = len(keep)
-    segs = np.concatenate([segs[keep], frame])
-    length = np.concatenate([length[keep], np.zeros(4)])
-    ang = np.concatenate([ang_all[keep], [0.0, 90.0, 0.0, 90.0]])
+    segs, length, ang = segs[keep], length[keep], ang_all[keep]
     pairs = []
     for i in range(len(segs)):
         for j in range(i + 1, len(segs)):
@@ -380,7 +275,6 @@ def _line_quads(
                 continue
             pairs.append((i, j))
     out: list[tuple[float, np.ndarray]] = []
-    cut: list[tuple[float, np.ndarray]] = []  # completed beyond the frame
     for a in range(len(pairs)):
         for b in range(a + 1, len(pairs)):
             i, j = pairs[a]
@@ -404,23 +298,15 @@ def _line_quads(
             area = cv2.contourArea(hull)
             if not 0.05 * total <= area <= 0.97 * total:
                 continue
-            on_frame = sum(x >= n_real for x in (i, j, k, m))
-            if on_frame > 1:
+            (_, _), (rw, rh), _ = cv2.minAreaRect(hull)
+            if not 1.25 <= max(rw, rh) / max(1.0, min(rw, rh)) <= 1.80:
                 continue
             perim = cv2.arcLength(hull, True)
             if (length[i] + length[j] + length[k] + length[m]) < 0.5 * perim:
                 continue
-            if on_frame:  # a card cut by the frame: its visible part completed
-                for q in _clipped(hull.reshape(4, 2).astype(np.float32), lab):
-                    cut.append((area, _order(q)))
-                continue
-            (_, _), (rw, rh), _ = cv2.minAreaRect(hull)
-            if not 1.25 <= max(rw, rh) / max(1.0, min(rw, rh)) <= 1.80:
-                continue
             out.append((area, _order(hull.reshape(4, 2))))
     out.sort(key=lambda t: -t[0])
-    cut.sort(key=lambda t: -t[0])
-    return [q for _, q in out[:4]], [q for _, q in cut[:2]]
+    return [q for _, q in out[:4]]
 
 
 def find_quad(small: np.ndarray) -> np.ndarray | None:

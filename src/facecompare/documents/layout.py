@@ -19,8 +19,7 @@ from . import mrz
 OCR_SIDE = 640  # px: long side of the image for the text detector when no face is checked
 OCR_FACE = 140  # px: a candidate portrait's height in the crop given to the text detector
 OCR_MAX_SIDE = 960  # px: the crop's long side at most
-MIN_COLUMN = {"quad": 3, "cut": 4, "frame": 4}  # aligned lines beside the portrait, per outline
-CUT_VISIBLE = 0.90  # an outline completed beyond the frame: part of it inside the image, at least
+MIN_COLUMN = {"quad": 3, "frame": 4}  # aligned text lines beside the portrait, per outline
 LINE_H = (0.04, 0.40)  # text line height / face height on cards and data pages
 OUTLINE_FACE = (0.14, 0.55)  # face height / quadrilateral short side
 FRAME_FACE = (0.18, 0.50)  # face height / image short side, for a scan filling the frame
@@ -34,7 +33,7 @@ class Layout:
     column: int  # aligned text lines beside the face, on its best side
     side: int  # -1: the column is left of the face, +1: right, 0: none
     line_h: float  # median height of the column's lines / face height
-    outline: str  # "quad", "cut" (a quad completed beyond the frame), "frame" or ""
+    outline: str  # "quad", "frame" or ""
 
     @property
     def ok(self) -> bool:
@@ -90,15 +89,8 @@ def _outline(quads: list, shape: tuple[int, ...], box: np.ndarray, column: list)
             continue
         if cv2.pointPolygonTest(q, (float(cx), float(cy)), False) >= 0:
             (_, _), (a, b), _ = cv2.minAreaRect(q)
-            if not OUTLINE_FACE[0] <= fh / max(min(a, b), 1) <= OUTLINE_FACE[1]:
-                continue
-            seen = _visible(quad, shape)
-            if seen >= 0.97:  # as before (a Hough outline may run 2 % past the frame)
+            if OUTLINE_FACE[0] <= fh / max(min(a, b), 1) <= OUTLINE_FACE[1]:
                 return "quad"
-            # a card cut by the frame (its outline completed by evidence.find_quads): mostly
-            # in the image, and a longer column than a whole card needs
-            if seen >= CUT_VISIBLE and len(column) >= MIN_COLUMN["cut"]:
-                return "cut"
     h, w = shape[:2]
     aspect = max(h, w) / max(1, min(h, w))
     if FRAME_ASPECT[0] <= aspect <= FRAME_ASPECT[1] and (
@@ -106,18 +98,6 @@ def _outline(quads: list, shape: tuple[int, ...], box: np.ndarray, column: list)
     ):
         return "frame"
     return ""
-
-
-def _visible(quad: np.ndarray, shape: tuple[int, ...]) -> float:
-    """The part of a quadrilateral's area inside the image."""
-    h, w = shape[:2]
-    frame = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
-    q = cv2.convexHull(quad.reshape(-1, 1, 2).astype(np.float32))
-    area = cv2.contourArea(q)
-    if area <= 0:
-        return 0.0
-    inter, _ = cv2.intersectConvexConvex(q, frame.reshape(-1, 1, 2))
-    return float(inter) / area
 
 
 def layout(boxes: list, box: np.ndarray, quads: list, shape: tuple) -> Layout:
