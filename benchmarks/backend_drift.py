@@ -44,22 +44,28 @@ def main() -> None:
     sets = {k: embed_images(e, root / "images", paths) for k, e in engines.items()}
     (ref_name, ref), (got_name, got) = sets.items()
     both = ref.found & got.found
-    print(f"{got_name} against {ref_name}, LFW {len(paths):,} images, faces in both: "
-          f"{both.sum():,} (only ref {(ref.found & ~got.found).sum()}, "
-          f"only {got_name} {(got.found & ~ref.found).sum()})")
+    print(
+        f"{got_name} against {ref_name}, LFW {len(paths):,} images, faces in both: "
+        f"{both.sum():,} (only ref {(ref.found & ~got.found).sum()}, "
+        f"only {got_name} {(got.found & ~ref.found).sum()})"
+    )
     for k, name in enumerate(("plain", "flip-TTA")):
         cos = np.sum(ref.emb[both, k] * got.emb[both, k], axis=1)
         q = np.quantile(cos, [0.0, 0.001, 0.01, 0.5])
-        print(f"  per-embedding cosine ({name}): min {q[0]:.5f}, 0.1 % {q[1]:.5f}, "
-              f"1 % {q[2]:.5f}, median {q[3]:.5f}; below {EMBEDDING_COS_MIN}: "
-              f"{(cos < EMBEDDING_COS_MIN).sum()}")
+        print(
+            f"  per-embedding cosine ({name}): min {q[0]:.5f}, 0.1 % {q[1]:.5f}, "
+            f"1 % {q[2]:.5f}, median {q[3]:.5f}; below {EMBEDDING_COS_MIN}: "
+            f"{(cos < EMBEDDING_COS_MIN).sum()}"
+        )
     pairs = lfw_pairs(root)
     s_ref, labels, _ = pair_scores(ref, pairs)
     s_got, _, _ = pair_scores(got, pairs)
     d = s_got - s_ref
-    print(f"  View 2 pair scores (6,000): mean shift {d.mean():+.5f}, |shift| p99 "
-          f"{np.quantile(np.abs(d), 0.99):.5f}, max {np.abs(d).max():.5f} "
-          f"(bounds: |mean| ≤ {MEAN_SHIFT_MAX}, max ≤ {PAIR_SHIFT_MAX})")
+    print(
+        f"  View 2 pair scores (6,000): mean shift {d.mean():+.5f}, |shift| p99 "
+        f"{np.quantile(np.abs(d), 0.99):.5f}, max {np.abs(d).max():.5f} "
+        f"(bounds: |mean| ≤ {MEAN_SHIFT_MAX}, max ≤ {PAIR_SHIFT_MAX})"
+    )
     ids = [identity(p) for p in paths]
     genuine, impostor = {}, {}
     for name, es in sets.items():

@@ -145,8 +145,12 @@ def cost(engine: Engine, lfw: Path, docs: Path, n: int = 20) -> dict[str, float]
         document.append(t2 - t1)
     p, d = float(np.median(plain)) * 1000, float(np.median(document)) * 1000
     added = np.array(document) - np.array(plain)
-    return {"plain_ms": p, "document_ms": d, "added_ms": d - p,
-            "added_p90_ms": float(np.percentile(added, 90)) * 1000}
+    return {
+        "plain_ms": p,
+        "document_ms": d,
+        "added_ms": d - p,
+        "added_p90_ms": float(np.percentile(added, 90)) * 1000,
+    }
 
 
 def plot(genuine: np.ndarray, impostor: np.ndarray, t01: float, out: Path) -> None:
@@ -268,8 +272,11 @@ def main() -> None:
             "impostor_pairs": int(impostor.size),
         },
         "cost": c,
-        "hard_negatives": {"per_kind": scene_per, "false": sum(scene_flags),
-                           "of": len(scene_flags)},
+        "hard_negatives": {
+            "per_kind": scene_per,
+            "false": sum(scene_flags),
+            "of": len(scene_flags),
+        },
         "kpop": {"false": kpop_false, "of": kpop_n},
         "korean_family": {"false": kf_false, "of": kf_n},
         "verified_document_pairs": {"refused": refused, "of": len(pairs)},

@@ -196,6 +196,37 @@ def test_selfie_holding_the_card_uses_the_card_portrait(engine):
     assert inside >= 2
 
 
+def test_selfie_holding_a_card_with_a_small_portrait_is_refused(engine):
+    """A selfie holding the card, taken so far away that the card's portrait is below
+    ``min_document_face``: no document (CAN_NOT_DETECT_IDCARD), although the live face beside
+    it is still above that minimum. The live face is never compared."""
+    from facecompare.compare import CompareRequest
+    from facecompare.errors import ErrorCode, FaceCompareError
+
+    plan = synth_cards.card_plan(need(LFW), "test", 16, seed=3)
+    for k in range(8):
+        person, source, seed = plan[k]
+        s = synth_cards.selfie_with_card(LFW, DOCS, person, source, plan[8 + k][1], seed)
+        doc = engine.documents.find(s.image)
+        if doc is not None and doc.portrait is not None:
+            break
+    else:
+        pytest.fail("no selfie with a card found at full size")
+    portrait_h = float(doc.portrait.face.box[3] - doc.portrait.face.box[1])
+    scale = 0.8 * engine.settings.min_document_face / portrait_h
+    shrunk = cv2.resize(s.image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    small = np.full_like(s.image, 128)  # the same frame size: the person stands far away
+    small[: shrunk.shape[0], : shrunk.shape[1]] = shrunk
+    # the live face is still a candidate portrait (above min_document_face) to be wrongly taken
+    faces = engine.pipeline.faces(small, engine.settings.min_document_face)
+    assert faces and faces[0].min_side >= engine.settings.min_document_face
+    assert engine.documents.find(small) is None
+    other = jpeg_b64(upscaled(lfw_image("Colin_Powell", 2)))
+    with pytest.raises(FaceCompareError) as err:
+        engine.compare(CompareRequest(jpeg_b64(small), other, image1_is_document=True))
+    assert err.value.code == ErrorCode.CAN_NOT_DETECT_IDCARD
+
+
 # -- synthetic cards ----------------------------------------------------------------------------
 def test_generator_halves_are_people_disjoint(lfw):
     train = set(synth_cards.people_with_pairs(lfw, "train"))

@@ -236,8 +236,9 @@ def _line_quads(edges: np.ndarray, n_lines: int = 12) -> list[np.ndarray]:
     spot or a crossing background line breaks into pieces."""
     h, w = edges.shape
     total = h * w
-    segs = cv2.HoughLinesP(edges, 1, np.pi / 180, 60, minLineLength=0.12 * min(h, w),
-                           maxLineGap=0.02 * min(h, w))
+    segs = cv2.HoughLinesP(
+        edges, 1, np.pi / 180, 60, minLineLength=0.12 * min(h, w), maxLineGap=0.02 * min(h, w)
+    )
     if segs is None:
         return []
     segs = segs.reshape(-1, 4).astype(np.float64)
@@ -285,8 +286,11 @@ def _line_quads(edges: np.ndarray, n_lines: int = 12) -> list[np.ndarray]:
             if any(p is None for p in pts):
                 continue
             quad = np.array(pts, np.float32)
-            if not (np.all(quad >= -0.02 * w) and np.all(quad[:, 0] <= 1.02 * w)
-                    and np.all(quad[:, 1] <= 1.02 * h)):
+            if not (
+                np.all(quad >= -0.02 * w)
+                and np.all(quad[:, 0] <= 1.02 * w)
+                and np.all(quad[:, 1] <= 1.02 * h)
+            ):
                 continue
             hull = cv2.convexHull(quad)
             if len(hull) != 4:
@@ -376,8 +380,10 @@ def analyse(img: np.ndarray, faces: Sequence[np.ndarray] = ()) -> Evidence:
                 lines = [TextLine(h - t.y, t.x, t.length, t.height) for t in lines]
 
     qs = _QUAD_SIDE / max(h, w)  # outlines are found at a coarser scale
-    quads = [q / qs for q in find_quads(cv2.resize(small, None, fx=qs, fy=qs,
-                                                     interpolation=cv2.INTER_AREA))]
+    quads = [
+        q / qs
+        for q in find_quads(cv2.resize(small, None, fx=qs, fy=qs, interpolation=cv2.INTER_AREA))
+    ]
     quad = quads[0] if quads else None
     boxes = [np.asarray(b, np.float32) * scale for b in faces]
     if vertical:

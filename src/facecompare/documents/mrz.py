@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 _WEIGHTS = (7, 3, 1)
 # OCR confusions in fields that must be digits
-_TO_DIGIT = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2",
-                           "S": "5", "B": "8", "G": "6"})
+_TO_DIGIT = str.maketrans(
+    {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5", "B": "8", "G": "6"}
+)
 
 
 def _value(ch: str) -> int:
@@ -74,16 +75,22 @@ def data_line(text: str) -> MrzLine | None:
         if len(s) >= 28:  # TD2 / TD3 line 2: doc(9) cd nat(3) birth(6) cd sex expiry(6) cd
             birth, expiry = s[13:19], s[21:27]
             if (
-                _date(birth) and _date(expiry) and s[20] in "MFX<"
-                and _ok(birth, s[19], True) and _ok(expiry, s[27], True)
+                _date(birth)
+                and _date(expiry)
+                and s[20] in "MFX<"
+                and _ok(birth, s[19], True)
+                and _ok(expiry, s[27], True)
             ):
                 checks = 2 + _ok(s[0:9], s[9])
                 return MrzLine("TD2/TD3", s, checks)
         if len(s) >= 15:  # TD1 line 2: birth(6) cd sex expiry(6) cd nat(3)
             birth, expiry = s[0:6], s[8:14]
             if (
-                _date(birth) and _date(expiry) and s[7] in "MFX<"
-                and _ok(birth, s[6], True) and _ok(expiry, s[14], True)
+                _date(birth)
+                and _date(expiry)
+                and s[7] in "MFX<"
+                and _ok(birth, s[6], True)
+                and _ok(expiry, s[14], True)
             ):
                 return MrzLine("TD1", s, 2)
     return None
@@ -98,11 +105,21 @@ def structured_line(text: str) -> MrzLine | None:
         s = t[start:]
         if "<<<" not in s:
             break
-        if len(s) >= 28 and _date(s[13:19]) and _date(s[21:27]) and s[20] in "MFX<" \
-                and s[10:13].isalpha():
+        if (
+            len(s) >= 28
+            and _date(s[13:19])
+            and _date(s[21:27])
+            and s[20] in "MFX<"
+            and s[10:13].isalpha()
+        ):
             return MrzLine("TD2/TD3", s, 0)
-        if len(s) >= 18 and _date(s[0:6]) and _date(s[8:14]) and s[7] in "MFX<" \
-                and s[15:18].isalpha():
+        if (
+            len(s) >= 18
+            and _date(s[0:6])
+            and _date(s[8:14])
+            and s[7] in "MFX<"
+            and s[15:18].isalpha()
+        ):
             return MrzLine("TD1", s, 0)
     return None
 

@@ -31,8 +31,11 @@ from .synth_cards import half_of
 
 KINDS = ("poster", "logo_wall", "sign", "tshirt", "book", "screenshot", "paper", "phone")
 _FONTS = (
-    cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
-    cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_PLAIN,
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_PLAIN,
 )
 _SYL = ("ka", "ro", "mi", "ten", "sa", "lo", "ver", "na", "tu", "pel", "is", "on", "dar", "me")
 
@@ -117,8 +120,14 @@ def _poster(rng, H, W, lfw, rels):
     ph = int(rng.uniform(0.35, 0.7) * H)
     px = int(rng.uniform(0.02, 0.5) * W)
     _paste(img, _person(lfw, rels[0], ph), px, int(rng.uniform(0.05, 0.3) * H), soft=True)
-    _text(img, _words(rng, 2, True), (0.05 * W, 0.1 * H), rng, rng.uniform(2.0, 4.0),
-          _colour(rng, 150))
+    _text(
+        img,
+        _words(rng, 2, True),
+        (0.05 * W, 0.1 * H),
+        rng,
+        rng.uniform(2.0, 4.0),
+        _colour(rng, 150),
+    )
     side = (px + ph + 10, 0.3 * H, W - 10, 0.95 * H) if px < W / 3 else (10, 0.3 * H, px, 0.95 * H)
     _lines(img, rng, side, rng.uniform(0.6, 1.3), _colour(rng, 160), words=(1, 4))
     return img
@@ -137,8 +146,13 @@ def _logo_wall(rng, H, W, lfw, rels):
     n = 1 if rng.random() < 0.6 else 2
     for k in range(n):
         ph = int(rng.uniform(0.3, 0.75) * H)
-        _paste(img, _person(lfw, rels[k], ph), int(rng.uniform(0, max(1, W - ph))),
-               int(rng.uniform(0.05, 0.35) * H), soft=True)
+        _paste(
+            img,
+            _person(lfw, rels[k], ph),
+            int(rng.uniform(0, max(1, W - ph))),
+            int(rng.uniform(0.05, 0.35) * H),
+            soft=True,
+        )
     return img
 
 
@@ -151,8 +165,14 @@ def _sign(rng, H, W, lfw, rels):
     sx = int(rng.uniform(0, W - sw))
     sy = int(rng.uniform(0, H - sh))
     cv2.rectangle(img, (sx, sy), (sx + sw, sy + sh), _colour(rng), -1)
-    _lines(img, rng, (sx + 8, sy + 4, sx + sw - 8, sy + sh - 8), rng.uniform(0.7, 2.0),
-           _colour(rng), words=(1, 3))
+    _lines(
+        img,
+        rng,
+        (sx + 8, sy + 4, sx + sw - 8, sy + sh - 8),
+        rng.uniform(0.7, 2.0),
+        _colour(rng),
+        words=(1, 3),
+    )
     return img
 
 
@@ -164,8 +184,15 @@ def _tshirt(rng, H, W, lfw, rels):
     shirt = _colour(rng)
     cv2.rectangle(img, (px - ph // 4, py + int(ph * 0.85)), (px + ph + ph // 4, H), shirt, -1)
     _paste(img, _person(lfw, rels[0], ph), px, py, soft=True)
-    _lines(img, rng, (px, py + ph, px + ph, min(H, py + 2 * ph)), rng.uniform(0.8, 2.0),
-           _colour(rng), words=(1, 3), align_left=False)
+    _lines(
+        img,
+        rng,
+        (px, py + ph, px + ph, min(H, py + 2 * ph)),
+        rng.uniform(0.8, 2.0),
+        _colour(rng),
+        words=(1, 3),
+        align_left=False,
+    )
     return img
 
 
@@ -176,15 +203,22 @@ def _book(rng, H, W, lfw, rels):
     pw = int(rng.uniform(0.15, 0.4) * W)
     px = int(rng.uniform(0.05, 0.5) * W)
     py = int(rng.uniform(0.1, 0.5) * H)
-    _lines(img, rng, (int(0.05 * W), int(0.03 * H), int(0.95 * W), py - 10), scale, ink,
-           words=(4, 9))
+    _lines(
+        img, rng, (int(0.05 * W), int(0.03 * H), int(0.95 * W), py - 10), scale, ink, words=(4, 9)
+    )
     _paste(img, _person(lfw, rels[0], pw), px, py)
     if px > 0.3 * W:
         _lines(img, rng, (int(0.05 * W), py, px - 15, py + pw), scale, ink, words=(2, 5))
     if px + pw < 0.7 * W:
         _lines(img, rng, (px + pw + 15, py, int(0.95 * W), py + pw), scale, ink, words=(2, 5))
-    _lines(img, rng, (int(0.05 * W), py + pw + 10, int(0.95 * W), int(0.97 * H)), scale, ink,
-           words=(4, 9))
+    _lines(
+        img,
+        rng,
+        (int(0.05 * W), py + pw + 10, int(0.95 * W), int(0.97 * H)),
+        scale,
+        ink,
+        words=(4, 9),
+    )
     return img
 
 
@@ -201,8 +235,14 @@ def _screenshot(rng, H, W, lfw, rels):
         _paste(img, _person(lfw, rels[k % len(rels)], av), int(0.03 * W), y)
         k += 1
         n = int(rng.integers(1, 4))
-        _lines(img, rng, (int(0.03 * W) + av + 20, y, W - 20, y + max(av, n * 40)),
-               rng.uniform(0.6, 1.0), ink, words=(2, 6))
+        _lines(
+            img,
+            rng,
+            (int(0.03 * W) + av + 20, y, W - 20, y + max(av, n * 40)),
+            rng.uniform(0.6, 1.0),
+            ink,
+            words=(2, 6),
+        )
         y += max(av, n * 40) + int(rng.uniform(20, 60))
     return img
 
@@ -227,8 +267,14 @@ def _paper(rng, H, W, lfw, rels, phone: bool = False):
     else:
         sw, sh = 840, 1188  # A4 portrait
         sheet = np.full((sh, sw, 3), _colour(rng, 220), np.uint8)
-        _lines(sheet, rng, (60, 60, sw - 60, sh - 60), rng.uniform(0.8, 1.6), _colour(rng, 0, 70),
-               words=(2, 7))
+        _lines(
+            sheet,
+            rng,
+            (60, 60, sw - 60, sh - 60),
+            rng.uniform(0.8, 1.6),
+            _colour(rng, 0, 70),
+            words=(2, 7),
+        )
         frac = rng.uniform(0.2, 0.45)
     dw = frac * W
     dh = dw * sh / sw
@@ -247,9 +293,16 @@ def _paper(rng, H, W, lfw, rels, phone: bool = False):
     img = np.where(mask[..., None] > 127, warped, img)
     # the hand: a skin-coloured blob on the sheet's lower edge
     hx, hy = quad[3] * 0.6 + quad[2] * 0.4
-    cv2.ellipse(img, (int(hx), int(hy)), (int(dw * 0.12), int(dw * 0.18)), 0, 0, 360,
-                (int(rng.uniform(60, 140)), int(rng.uniform(100, 170)), int(rng.uniform(150, 220))),
-                -1)
+    cv2.ellipse(
+        img,
+        (int(hx), int(hy)),
+        (int(dw * 0.12), int(dw * 0.18)),
+        0,
+        0,
+        360,
+        (int(rng.uniform(60, 140)), int(rng.uniform(100, 170)), int(rng.uniform(150, 220))),
+        -1,
+    )
     return img
 
 
@@ -258,8 +311,14 @@ def _phone(rng, H, W, lfw, rels):
 
 
 _RENDER = {
-    "poster": _poster, "logo_wall": _logo_wall, "sign": _sign, "tshirt": _tshirt,
-    "book": _book, "screenshot": _screenshot, "paper": _paper, "phone": _phone,
+    "poster": _poster,
+    "logo_wall": _logo_wall,
+    "sign": _sign,
+    "tshirt": _tshirt,
+    "book": _book,
+    "screenshot": _screenshot,
+    "paper": _paper,
+    "phone": _phone,
 }
 
 
