@@ -96,6 +96,11 @@ def data_line(text: str) -> MrzLine | None:
     return None
 
 
+# where the fields of a data line start: kind, shortest line, birth date, sex, expiry date,
+# nationality (TD2/TD3 line 2, then TD1 line 2)
+_FIELDS = (("TD2/TD3", 28, 13, 20, 21, 10), ("TD1", 18, 0, 7, 8, 15))
+
+
 def structured_line(text: str) -> MrzLine | None:
     """A data line whose fields have the MRZ form (two YYMMDD dates, a sex field, a 3-letter
     nationality, a run of ``<`` fillers) but whose check digits do not all validate: some
@@ -105,22 +110,15 @@ def structured_line(text: str) -> MrzLine | None:
         s = t[start:]
         if "<<<" not in s:
             break
-        if (
-            len(s) >= 28
-            and _date(s[13:19])
-            and _date(s[21:27])
-            and s[20] in "MFX<"
-            and s[10:13].isalpha()
-        ):
-            return MrzLine("TD2/TD3", s, 0)
-        if (
-            len(s) >= 18
-            and _date(s[0:6])
-            and _date(s[8:14])
-            and s[7] in "MFX<"
-            and s[15:18].isalpha()
-        ):
-            return MrzLine("TD1", s, 0)
+        for kind, length, birth, sex, expiry, nationality in _FIELDS:
+            if (
+                len(s) >= length
+                and _date(s[birth : birth + 6])
+                and _date(s[expiry : expiry + 6])
+                and s[sex] in "MFX<"
+                and s[nationality : nationality + 3].isalpha()
+            ):
+                return MrzLine(kind, s, 0)
     return None
 
 
