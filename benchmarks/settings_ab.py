@@ -34,13 +34,8 @@ SETS = {"phone": ("face ~200-300 px", (460, 640)), "small": ("faces ~120-170 px"
 
 
 def settings(pairs: list[str]) -> dict[str, object]:
-    """``NAME=VALUE`` strings → Settings overrides, typed like the field's default."""
-    base, out = Settings(), {}
-    for item in pairs:
-        name, raw = item.split("=", 1)
-        kind = type(getattr(base, name))
-        out[name] = raw.lower() in ("1", "true", "on") if kind is bool else kind(raw)
-    return out
+    """``NAME=VALUE`` strings → Settings overrides, parsed as the environment variables are."""
+    return {name: Settings.parse(name, raw) for name, raw in (p.split("=", 1) for p in pairs)}
 
 
 def compare(engine: Engine, a: bytes, b: bytes) -> tuple[float | None, float, bool]:

@@ -80,6 +80,20 @@ class Settings:
     malloc_arenas: int = 2  # glibc malloc arenas (api/limits.return_big_buffers_to_os); 0: default
 
     @classmethod
+    def parse(cls, name: str, raw: str) -> object:
+        """A field's value from its text (an environment variable's), typed like its default."""
+        current = getattr(cls(), name)
+        if isinstance(current, bool):
+            return raw.lower() in ("1", "true", "yes", "on")
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+        if isinstance(current, str):
+            return raw
+        return Path(raw)
+
+    @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         """Settings from FACECOMPARE_<FIELD> variables, then explicit overrides (not None)."""
         base = cls()
@@ -88,17 +102,7 @@ class Settings:
             raw = os.environ.get(f"FACECOMPARE_{f.name.upper()}")
             if raw is None or f.name in ("limits", "keys_db"):
                 continue
-            current = getattr(base, f.name)
-            if isinstance(current, bool):
-                values[f.name] = raw.lower() in ("1", "true", "yes", "on")
-            elif isinstance(current, int):
-                values[f.name] = int(raw)
-            elif isinstance(current, float):
-                values[f.name] = float(raw)
-            elif isinstance(current, str):
-                values[f.name] = raw
-            else:
-                values[f.name] = Path(raw)
+            values[f.name] = cls.parse(f.name, raw)
         limits = ImageLimits(
             min_area=int(os.environ.get("FACECOMPARE_MIN_AREA", base.limits.min_area)),
             max_side=int(os.environ.get("FACECOMPARE_MAX_SIDE", base.limits.max_side)),
