@@ -11,7 +11,7 @@ seed 0 + ``render``), hard-negative scenes (``hard_negatives.scenes`` seed 0) an
 holding a card (``synth_cards.selfie_with_card``). For every image, A and B in turn (the order
 alternating, so a change of load hits both): ``find`` + ``portrait``, whether a document was
 found, the proof, the portrait box, and the CPU time (``time.process_time``, all threads).
-Then a cProfile pass of each on the first ``--profile`` cards: cumulative CPU seconds per stage.
+Then a cProfile pass of each on the first ``--profile`` cards and scenes: CPU ms per stage.
 """
 
 from __future__ import annotations
@@ -103,13 +103,13 @@ def run(reader, img: np.ndarray) -> tuple[float, tuple]:
     return cpu, (doc is not None, "" if doc is None else doc.proof, box)
 
 
-def stages(prof: cProfile.Profile) -> dict[str, float]:
+def stages(prof: cProfile.Profile) -> dict[str, tuple[float, int]]:
+    """Per stage: cumulative CPU seconds and calls."""
     st = pstats.Stats(prof).stats  # (file, line, name) → (cc, nc, tt, ct, callers)
     out = {}
     for label, file, name in STAGES:
-        out[label] = sum(
-            v[3] for (f, _, n), v in st.items() if n == name and f.endswith("/" + file)
-        )
+        hits = [v for (f, _, n), v in st.items() if n == name and f.endswith("/" + file)]
+        out[label] = (sum(v[3] for v in hits), sum(v[1] for v in hits))
     return out
 
 
@@ -119,7 +119,7 @@ def main() -> None:
     ap.add_argument("--cards", type=int, default=40)
     ap.add_argument("--negatives", type=int, default=40)
     ap.add_argument("--selfies", type=int, default=4)
-    ap.add_argument("--profile", type=int, default=20, help="cards in the cProfile pass")
+    ap.add_argument("--profile", type=int, default=20, help="cards and scenes profiled")
     args = ap.parse_args()
     shared = shared_dir() / "datasets"
     lfw, docs = shared / "lfw", shared / "id-documents"
@@ -134,14 +134,14 @@ def main() -> None:
         for r in (a, b):  # first-run costs (sessions, allocations) out of the timings
             run(r, warm)
         rows: dict[str, list] = {}
-        profiled = []
+        profiled: dict[str, list] = {"card": [], "negative": []}
         todo = images(lfw, docs, args.cards, args.negatives, args.selfies)
         for k, (kind, img) in enumerate(todo):
             order = (("A", a), ("B", b)) if k % 2 == 0 else (("B", b), ("A", a))
             res = dict((name, run(r, img)) for name, r in order)
             rows.setdefault(kind, []).append(res)
-            if kind == "card" and len(profiled) < args.profile:
-                profiled.append(img)
+            if kind in profiled and len(profiled[kind]) < args.profile:
+                profiled[kind].append(img)
 
         print(f"documents_cost_ab: A = {args.base}, B = working tree")
         for kind, rs in rows.items():
@@ -160,21 +160,25 @@ def main() -> None:
                 if r["A"][1] != r["B"][1]:
                     print(f"    differs: {kind} #{i}: A {r['A'][1]}  B {r['B'][1]}")
 
-        prof = {}
-        for name, r in (("A", a), ("B", b)):
-            p = cProfile.Profile(time.process_time)  # CPU seconds, all threads
-            p.enable()
-            for img in profiled:
-                doc = r.find(img)
-                if doc is not None:
-                    r.portrait(img, doc)
-            p.disable()
-            prof[name] = stages(p)
-        n = max(1, len(profiled))
-        print(f"  cProfile, cumulative ms per card over {len(profiled)} cards (A → B):")
-        for label, _, _ in STAGES:
-            ms = [1000 * prof[x][label] / n for x in "AB"]
-            print(f"    {label:32s} {ms[0]:7.1f} → {ms[1]:7.1f}")
+        for kind, todo in profiled.items():
+            prof = {}
+            for name, r in (("A", a), ("B", b)):
+                p = cProfile.Profile(time.process_time)  # CPU seconds, all threads
+                p.enable()
+                for img in todo:
+                    doc = r.find(img)
+                    if doc is not None:
+                        r.portrait(img, doc)
+                p.disable()
+                prof[name] = stages(p)
+            n = max(1, len(todo))
+            print(f"  cProfile, {kind}: CPU ms per image (calls) over {len(todo)} (A → B):")
+            for label, _, _ in STAGES:
+                (ta, ca), (tb, cb) = prof["A"][label], prof["B"][label]
+                print(
+                    f"    {label:32s} {1000 * ta / n:7.1f} ({ca:3d})"
+                    f" → {1000 * tb / n:7.1f} ({cb:3d})"
+                )
 
 
 if __name__ == "__main__":
