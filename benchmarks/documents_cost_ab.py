@@ -43,6 +43,7 @@ STAGES = [
     ("find + portrait", "reader.py", "find"),
     ("  classical gate (_candidate)", "reader.py", "_candidate"),
     ("    evidence.analyse", "evidence.py", "analyse"),
+    ("      evidence.measure", "evidence.py", "measure"),
     ("      find_quads", "evidence.py", "find_quads"),
     ("      _line_quads", "evidence.py", "_line_quads"),
     ("      _line_blobs", "evidence.py", "_line_blobs"),

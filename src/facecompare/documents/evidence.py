@@ -351,8 +351,21 @@ def _rot_pts(p: np.ndarray, h: int) -> np.ndarray:
     return np.stack([h - p[:, 1], p[:, 0]], 1)
 
 
-def analyse(img: np.ndarray, faces: Sequence[np.ndarray] = ()) -> Evidence:
-    """Document evidence. ``faces``: detector boxes (x1, y1, x2, y2) in image pixels, any size."""
+@dataclass(frozen=True)
+class Page:
+    """What ``analyse`` sees in an image before any face: text lines and outlines, at the
+    working scale."""
+
+    scale: float  # work image / input image
+    shape: tuple[int, int]  # h, w of the work image
+    lines: list  # TextLine, in the dominant reading direction (rotated frame when vertical)
+    vertical: bool
+    quads: list  # document-aspect quadrilaterals, work-image pixels, largest first
+
+
+def measure(img: np.ndarray) -> Page:
+    """The face-independent part of ``analyse``: text lines (both reading directions, deskewed
+    when tilted) and document-aspect outlines."""
     h0, w0 = img.shape[:2]
     scale = min(1.0, _WORK_SIDE / max(h0, w0))
     if max(h0, w0) < 600:  # small scans: enlarge so characters reach the line filter's range
@@ -384,6 +397,19 @@ def analyse(img: np.ndarray, faces: Sequence[np.ndarray] = ()) -> Evidence:
         q / qs
         for q in find_quads(cv2.resize(small, None, fx=qs, fy=qs, interpolation=cv2.INTER_AREA))
     ]
+    return Page(scale, (h, w), lines, vertical, quads)
+
+
+def analyse(
+    img: np.ndarray, faces: Sequence[np.ndarray] = (), page: Page | None = None
+) -> Evidence:
+    """Document evidence. ``faces``: detector boxes (x1, y1, x2, y2) in image pixels, any size.
+    ``page``: ``measure(img)`` when the caller already has it (the same image with other
+    faces: the text lines and outlines are not looked for again)."""
+    h0, w0 = img.shape[:2]
+    page = measure(img) if page is None else page
+    scale, (h, w), lines, vertical = page.scale, page.shape, page.lines, page.vertical
+    quads = page.quads
     quad = quads[0] if quads else None
     boxes = [np.asarray(b, np.float32) * scale for b in faces]
     if vertical:

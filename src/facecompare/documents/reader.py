@@ -114,13 +114,14 @@ class DocumentReader:
         detector = self.pipeline.detector
         det = self.settings.det_retry_size, self.settings.det_threshold  # documents: 640
         faces = detector.detect(img, *det)
-        ev = evidence.analyse(img, [f.box for f in faces])
+        page = evidence.measure(img)  # the text and outlines, for both analyses below
+        ev = evidence.analyse(img, [f.box for f in faces], page)
         if not ev.is_document and ev.lines >= _TURN_MIN_LINES:
             for rot in SIDEWAYS if ev.vertical else (cv2.ROTATE_180,):
                 found = [f for f in detector.detect(cv2.rotate(img, rot), *det) if upright(f)]
                 if found:
                     faces = faces + [unrotate(f, rot, img.shape, (0, 0)) for f in found]
-                    ev = evidence.analyse(img, [f.box for f in faces])
+                    ev = evidence.analyse(img, [f.box for f in faces], page)
                     break
         return evidence.document(ev, tuple(faces))
 
