@@ -151,11 +151,12 @@ def main() -> None:
             same = sum(r["A"][1] == r["B"][1] for r in rs)
             med = {x: 1000 * float(np.median([r[x][0] for r in rs])) for x in "AB"}
             mean = {x: 1000 * float(np.mean([r[x][0] for r in rs])) for x in "AB"}
+            diff = 1000 * float(np.median([r["B"][0] - r["A"][0] for r in rs]))
             print(
                 f"  {kind:9s} n={n:3d}  documents A {found['A']:3d} B {found['B']:3d}  "
                 f"same answer (found, proof, portrait box) {same}/{n}  "
                 f"CPU ms median A {med['A']:.0f} B {med['B']:.0f}  mean A {mean['A']:.0f} "
-                f"B {mean['B']:.0f}"
+                f"B {mean['B']:.0f}  median of B - A per image {diff:+.0f}"
             )
             for i, r in enumerate(rs):
                 if r["A"][1] != r["B"][1]:
