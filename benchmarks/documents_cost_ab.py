@@ -169,6 +169,8 @@ def main() -> None:
                     print(f"    differs: {kind} #{i}: A {r['A'][1]}  B {r['B'][1]}")
 
         for kind, todo in profiled.items():
+            if not todo:
+                continue
             prof = {}
             for name, r in (("A", a), ("B", b)):
                 p = cProfile.Profile(time.process_time)  # CPU seconds, all threads
