@@ -24,6 +24,11 @@ from .turns import LANDSCAPE, SIDEWAYS, rotate_points, turn, unrotate, upright
 _TURN_MIN_LINES = 2  # text lines that justify looking for a turned portrait during detection
 _UPRIGHT_NORM = 19.0  # feature norm of a clearly upright portrait: no need to try more turns
 _PORTRAIT_CANDIDATES = 3  # faces per view checked with OCR (largest first)
+# feature norm above which a confirmed face of the first turn ends the search before the
+# second turn is looked at: wrongly turned faces reached 19.1 on the train-half cards (an
+# upside-down card whose 0° face passed the landmark test at 19.07 while its 180° face had
+# 20.8), upright ones 20–26 (docs/documents.md)
+_LAZY_NORM = 21.0
 
 
 class DocumentReader:
@@ -52,7 +57,8 @@ class DocumentReader:
         # view (card-sized crops) and, for an MRZ without such a face, on the first view
         boxes: dict[int | None, list] = {}
         views = SIDEWAYS if doc.vertical else LANDSCAPE
-        found = self._verified_portrait(img, doc, boxes, views)
+        memo: dict = {}  # the faces and text boxes of each view, for both calls below
+        found = self._verified_portrait(img, doc, boxes, views, memo=memo)
         if found is not None:
             return replace(doc, portrait=found[0], proof=found[1])
         if not boxes:
@@ -60,7 +66,7 @@ class DocumentReader:
         for rot, bx in boxes.items():
             code, length = layout.read_mrz(self.ocr, turn(img, rot), bx)
             if code:
-                found = self._verified_portrait(img, doc, boxes, views, mrz_length=length)
+                found = self._verified_portrait(img, doc, boxes, views, length, memo)
                 return replace(doc, portrait=None if found is None else found[0], proof="mrz")
         return None
 
@@ -113,13 +119,14 @@ class DocumentReader:
         detector = self.pipeline.detector
         det = self.settings.det_retry_size, self.settings.det_threshold  # documents: 640
         faces = detector.detect(img, *det)
-        ev = evidence.analyse(img, [f.box for f in faces])
+        page = evidence.measure(img)  # the text and outlines, for both analyses below
+        ev = evidence.analyse(img, [f.box for f in faces], page)
         if not ev.is_document and ev.lines >= _TURN_MIN_LINES:
             for rot in SIDEWAYS if ev.vertical else (cv2.ROTATE_180,):
                 found = [f for f in detector.detect(cv2.rotate(img, rot), *det) if upright(f)]
                 if found:
                     faces = faces + [unrotate(f, rot, img.shape, (0, 0)) for f in found]
-                    ev = evidence.analyse(img, [f.box for f in faces])
+                    ev = evidence.analyse(img, [f.box for f in faces], page)
                     break
         return evidence.document(ev, tuple(faces))
 
@@ -147,6 +154,7 @@ class DocumentReader:
         boxes: dict,
         views: tuple,
         mrz_length: float = 0.0,
+        memo: dict | None = None,
     ) -> tuple[FoundFace, str] | None:
         """The portrait confirmed by the text around it, and what confirmed it, or None.
 
@@ -157,47 +165,80 @@ class DocumentReader:
         takes them in order of feature norm (a wrongly turned face embeds with a small norm) and
         stops at the first confirmed face with a clearly upright norm: one text-detector run
         for most cards instead of one per turn (same portraits on the development cards, 34 %
-        less time: docs/documents.md). With a validated MRZ of ``mrz_length`` px, a face whose
-        height is 12–50 % of the MRZ line is a portrait too. Without a clearly upright one, the
-        confirmed face of the largest norm wins."""
+        less time: docs/documents.md). The second turn of a pair is looked at only when the
+        first confirms no face of a norm ≥ _LAZY_NORM (its face detection is most of the
+        rest). With a validated MRZ of ``mrz_length`` px, a face whose height is 12–50 % of the
+        MRZ line is a portrait too. Without a clearly upright one, the confirmed face of the
+        largest norm wins. ``memo``: the faces and text boxes of each view, kept between the
+        calls of one ``find`` (the MRZ call looks at the same faces again)."""
         h, w = img.shape[:2]
         other = LANDSCAPE if views == SIDEWAYS else SIDEWAYS
         embedder = self.pipeline.embedder
-        cands: list[tuple[FoundFace, str]] = []
-        norms: list[float] = []
-        for turns in (views, other):
-            # every upright candidate of these turns, aligned and embedded (cheap) first, so
-            # that the text detector (the expensive step) runs on the most upright face first
-            # and not at all on the other turn once that face is confirmed
-            pending: list[tuple[float, int, object, np.ndarray, Face, np.ndarray]] = []
-            for rot in turns:
+        memo = {} if memo is None else memo
+
+        def candidates(rot: int | None) -> list:
+            """Every upright candidate of a view, aligned and embedded (cheap), so that the
+            text detector (the expensive step) runs on the most upright face first."""
+            if ("faces", rot) not in memo:
                 view, faces = self._view_faces(img, doc, rot, whole=True)
                 faces = faces[:_PORTRAIT_CANDIDATES]
-                if not faces:
-                    continue
-                crops = [self.pipeline.aligned(view, f) for f in faces]
-                for k, (f, crop, norm) in enumerate(
-                    zip(faces, crops, embedder.embed(crops)[1].tolist(), strict=True)
-                ):
-                    pending.append((norm, k, rot, view, f, crop))
-            pending.sort(key=lambda c: (-c[0], c[1]))
+                found = []
+                if faces:
+                    crops = [self.pipeline.aligned(view, f) for f in faces]
+                    norms_ = embedder.embed(crops)[1].tolist()
+                    for k, (f, crop, norm) in enumerate(zip(faces, crops, norms_, strict=True)):
+                        found.append((norm, k, rot, view, f, crop))
+                memo["faces", rot] = found
+            return memo["faces", rot]
+
+        def text(rot: int | None, k: int, view: np.ndarray, f: Face) -> list:
+            if ("text", rot, k) not in memo:
+                memo["text", rot, k] = layout.text_near(self.ocr, view, f.box)
+            return memo["text", rot, k]
+
+        def walk(pending: list, record: bool = True) -> tuple[list, list, bool]:
+            """The layout test in order of feature norm: confirmed faces, their norms, and
+            whether the last is clearly upright (the search ends there). ``record``: the text
+            boxes of each face tested go to ``boxes`` in the order tested (the MRZ is read in
+            that order)."""
+            found: list[tuple[FoundFace, str]] = []
+            found_norms: list[float] = []
             confirmed: set = set()  # one confirmed face per turn, as the layout test allows
-            for norm, _, rot, view, f, crop in pending:
+            for norm, k, rot, view, f, crop in sorted(pending, key=lambda c: (-c[0], c[1])):
                 if rot in confirmed:
                     continue
-                q = [rotate_points(k, rot, (h, w)) for k in doc.evidence.quads]
-                tb = layout.text_near(self.ocr, view, f.box)
-                boxes.setdefault(rot, []).extend(tb)
+                q = [rotate_points(p, rot, (h, w)) for p in doc.evidence.quads]
+                tb = text(rot, k, view, f)
+                if record:
+                    boxes.setdefault(rot, []).extend(tb)
                 lay = layout.layout(tb, f.box, q, view.shape)
                 fh = float(f.box[3] - f.box[1])
                 by_mrz = mrz_length > 0 and 0.12 <= fh / mrz_length <= 0.5
                 if lay.ok or by_mrz:
                     back = unrotate(f, rot, (h, w), (0, 0))
-                    cands.append((FoundFace(back, crop), lay.reason if lay.ok else "mrz"))
-                    norms.append(norm)
+                    found.append((FoundFace(back, crop), lay.reason if lay.ok else "mrz"))
+                    found_norms.append(norm)
                     confirmed.add(rot)
                     if norm >= _UPRIGHT_NORM:
-                        return cands[-1]
+                        return found, found_norms, True
+            return found, found_norms, False
+
+        cands: list[tuple[FoundFace, str]] = []
+        norms: list[float] = []
+        for turns in (views, other):
+            # the first turn alone: a confirmed face there of a norm no wrong turn reaches
+            # (_LAZY_NORM) ends the search before the second turn's face detection. Only such
+            # faces are tested here, and their text boxes are kept for the walk over both
+            # turns: the text detector never runs twice on one face
+            upright_first = [c for c in candidates(turns[0]) if c[0] >= _LAZY_NORM]
+            found, _, done = walk(upright_first, record=False)
+            if done:
+                return found[-1]
+            found, found_norms, done = walk(candidates(turns[0]) + candidates(turns[1]))
+            cands += found
+            norms += found_norms
+            if done:
+                return cands[-1]
             if cands and max(norms) >= _UPRIGHT_NORM:
                 break
         if not cands:

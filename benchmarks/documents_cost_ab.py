@@ -1,0 +1,195 @@
+"""The document path of a base revision (A) against the working tree's (B), in one run.
+
+    PYTHONPATH=src python benchmarks/documents_cost_ab.py [--base main] [--cards 40]
+        [--negatives 40] [--selfies 4] [--repeat 1] [--profile 20]
+
+A is ``src/facecompare/documents/`` as committed at ``--base`` (read with ``git show`` and
+loaded as a package of its own beside the working tree's, so both run on the same loaded
+models, the same OCR session and the same images); B is the working tree. Images, all of the
+train half (the test half is held out): synthetic card photos (``synth_cards.card_plan``
+seed 0 + ``render``), hard-negative scenes (``hard_negatives.scenes`` seed 0) and selfies
+holding a card (``synth_cards.selfie_with_card``). For every image, A and B in turn (the order
+alternating, so a change of load hits both): ``find`` + ``portrait``, whether a document was
+found, the proof, the portrait box, and the CPU time (``time.process_time``, all threads; the
+least of ``--repeat`` runs).
+Then a cProfile pass of each on the first ``--profile`` cards and scenes: CPU ms per stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib
+import importlib.util
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from facecompare.compare import Engine
+from facecompare.documents import reader as reader_b
+from facecompare.lab.data import hard_negatives
+from facecompare.lab.data.datasets import shared_dir
+from facecompare.lab.data.synth_cards import card_plan, render, selfie_with_card
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "src/facecompare/documents"
+
+# (label, file name ending, function name): the stages of the per-stage profile
+STAGES = [
+    ("find + portrait", "reader.py", "find"),
+    ("  classical gate (_candidate)", "reader.py", "_candidate"),
+    ("    evidence.analyse", "evidence.py", "analyse"),
+    ("      evidence.measure", "evidence.py", "measure"),
+    ("      find_quads", "evidence.py", "find_quads"),
+    ("      _line_quads", "evidence.py", "_line_quads"),
+    ("      _line_blobs", "evidence.py", "_line_blobs"),
+    ("  _verified_portrait", "reader.py", "_verified_portrait"),
+    ("    _view_faces", "reader.py", "_view_faces"),
+    ("    layout.text_near", "layout.py", "text_near"),
+    ("  PP-OCR text detector", "ppocr.py", "detect"),
+    ("  PP-OCR recogniser", "ppocr.py", "read"),
+    ("  SCRFD face detector", "scrfd.py", "detect"),
+    ("  landmarks (106)", "landmark106.py", "five"),
+    ("  ArcFace embed", "arcface.py", "embed"),
+]
+
+
+def base_reader(rev: str, tmp: Path):
+    """The ``reader`` module of ``documents/`` at ``rev``, as package facecompare._ab_base."""
+    names = subprocess.run(
+        ["git", "ls-tree", "--name-only", rev, PACKAGE + "/"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    for name in names:
+        if name.endswith(".py"):
+            src = subprocess.run(
+                ["git", "show", f"{rev}:{name}"], cwd=ROOT, check=True, capture_output=True
+            ).stdout
+            (tmp / Path(name).name).write_bytes(src)
+    pkg = "facecompare._ab_base"
+    spec = importlib.util.spec_from_file_location(
+        pkg, tmp / "__init__.py", submodule_search_locations=[str(tmp)]
+    )
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[pkg] = mod
+    spec.loader.exec_module(mod)
+    return importlib.import_module(pkg + ".reader")
+
+
+def images(lfw: Path, docs: Path, cards: int, negatives: int, selfies: int):
+    for person, source, seed in card_plan(lfw, "train", cards):
+        yield "card", render(lfw, docs, person, source, seed).image
+    for sc in hard_negatives.scenes(lfw, "train", negatives, seed=0):
+        yield "negative", sc.image
+    plan = card_plan(lfw, "train", 2 * selfies, seed=3)
+    for k in range(selfies):
+        person, source, seed = plan[k]
+        live = plan[selfies + k][1]
+        yield "selfie", selfie_with_card(lfw, docs, person, source, live, seed).image
+
+
+def run(reader, img: np.ndarray, repeat: int = 1) -> tuple[float, tuple]:
+    """CPU seconds (the least of ``repeat`` runs: other jobs on the host only add) and the
+    answer."""
+    cpu = float("inf")
+    for _ in range(repeat):
+        t0 = time.process_time()
+        doc = reader.find(img)
+        face = reader.portrait(img, doc) if doc is not None else None
+        cpu = min(cpu, time.process_time() - t0)
+    box = None if face is None else tuple(np.round(face.face.box, 3).tolist())
+    return cpu, (doc is not None, "" if doc is None else doc.proof, box)
+
+
+def stages(prof: cProfile.Profile) -> dict[str, tuple[float, int]]:
+    """Per stage: cumulative CPU seconds and calls."""
+    st = pstats.Stats(prof).stats  # (file, line, name) → (cc, nc, tt, ct, callers)
+    out = {}
+    for label, file, name in STAGES:
+        hits = [v for (f, _, n), v in st.items() if n == name and f.endswith("/" + file)]
+        out[label] = (sum(v[3] for v in hits), sum(v[1] for v in hits))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base", default="main", help="git revision of A")
+    ap.add_argument("--cards", type=int, default=40)
+    ap.add_argument("--negatives", type=int, default=40)
+    ap.add_argument("--selfies", type=int, default=4)
+    ap.add_argument("--repeat", type=int, default=1, help="runs per image and side (least CPU)")
+    ap.add_argument("--profile", type=int, default=20, help="cards and scenes profiled")
+    args = ap.parse_args()
+    shared = shared_dir() / "datasets"
+    lfw, docs = shared / "lfw", shared / "id-documents"
+    engine = Engine.load(with_calibration=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        mod_a = base_reader(args.base, Path(tmp))
+        a = mod_a.DocumentReader(engine.pipeline)
+        b = reader_b.DocumentReader(engine.pipeline)
+        b._ocr = a.ocr  # one OCR session: loaded once, outside the timings
+
+        warm = next(images(lfw, docs, 1, 0, 0))[1]
+        for r in (a, b):  # first-run costs (sessions, allocations) out of the timings
+            run(r, warm)
+        rows: dict[str, list] = {}
+        profiled: dict[str, list] = {"card": [], "negative": []}
+        todo = images(lfw, docs, args.cards, args.negatives, args.selfies)
+        for k, (kind, img) in enumerate(todo):
+            order = (("A", a), ("B", b)) if k % 2 == 0 else (("B", b), ("A", a))
+            res = dict((name, run(r, img, args.repeat)) for name, r in order)
+            rows.setdefault(kind, []).append(res)
+            if kind in profiled and len(profiled[kind]) < args.profile:
+                profiled[kind].append(img)
+
+        print(f"documents_cost_ab: A = {args.base}, B = working tree")
+        for kind, rs in rows.items():
+            n = len(rs)
+            found = {x: sum(r[x][1][0] for r in rs) for x in "AB"}
+            same = sum(r["A"][1] == r["B"][1] for r in rs)
+            med = {x: 1000 * float(np.median([r[x][0] for r in rs])) for x in "AB"}
+            mean = {x: 1000 * float(np.mean([r[x][0] for r in rs])) for x in "AB"}
+            diff = 1000 * float(np.median([r["B"][0] - r["A"][0] for r in rs]))
+            print(
+                f"  {kind:9s} n={n:3d}  documents A {found['A']:3d} B {found['B']:3d}  "
+                f"same answer (found, proof, portrait box) {same}/{n}  "
+                f"CPU ms median A {med['A']:.0f} B {med['B']:.0f}  mean A {mean['A']:.0f} "
+                f"B {mean['B']:.0f}  median of B - A per image {diff:+.0f}"
+            )
+            for i, r in enumerate(rs):
+                if r["A"][1] != r["B"][1]:
+                    print(f"    differs: {kind} #{i}: A {r['A'][1]}  B {r['B'][1]}")
+
+        for kind, todo in profiled.items():
+            if not todo:
+                continue
+            prof = {}
+            for name, r in (("A", a), ("B", b)):
+                p = cProfile.Profile(time.process_time)  # CPU seconds, all threads
+                p.enable()
+                for img in todo:
+                    doc = r.find(img)
+                    if doc is not None:
+                        r.portrait(img, doc)
+                p.disable()
+                prof[name] = stages(p)
+            n = max(1, len(todo))
+            print(f"  cProfile, {kind}: CPU ms per image (calls) over {len(todo)} (A → B):")
+            for label, _, _ in STAGES:
+                (ta, ca), (tb, cb) = prof["A"][label], prof["B"][label]
+                print(
+                    f"    {label:32s} {1000 * ta / n:7.1f} ({ca:3d})"
+                    f" → {1000 * tb / n:7.1f} ({cb:3d})"
+                )
+
+
+if __name__ == "__main__":
+    main()
