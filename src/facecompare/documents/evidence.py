@@ -218,93 +218,93 @@ def find_quads(small: np.ndarray, limit: int = 6) -> list[np.ndarray]:
     return [q for _, q in found[:limit]]
 
 
+def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Intersection of the lines through segments a and b (x1, y1, x2, y2)."""
+    p, r = a[:2], a[2:] - a[:2]
+    q, s = b[:2], b[2:] - b[:2]
+    den = r[0] * s[1] - r[1] * s[0]
+    if abs(den) < 1e-6:
+        return None
+    t = ((q - p)[0] * s[1] - (q - p)[1] * s[0]) / den
+    return p + t * r
+
+
 def _line_quads(edges: np.ndarray, n_lines: int = 12) -> list[np.ndarray]:
     """Quadrilaterals from straight edge segments (Hough): two roughly parallel pairs, roughly
     perpendicular to each other, whose intersections give a document-aspect outline that the
     segments support along at least half of its perimeter. Finds a card whose outline a glare
     spot or a crossing background line breaks into pieces."""
     h, w = edges.shape
+    total = h * w
     segs = cv2.HoughLinesP(
         edges, 1, np.pi / 180, 60, minLineLength=0.12 * min(h, w), maxLineGap=0.02 * min(h, w)
     )
     if segs is None:
         return []
-    return _segment_quads(segs.reshape(-1, 4).astype(np.float64), h, w, n_lines)
-
-
-def _segment_quads(segs: np.ndarray, h: int, w: int, n_lines: int = 12) -> list[np.ndarray]:
-    """``_line_quads`` from its segments (n × 4: x1, y1, x2, y2) in an h × w edge map.
-
-    Vectorised; the same floating-point operations, in the same order, as the loops it
-    replaced (kept as the reference in tests/test_documents_cost.py): the same quadrilaterals."""
-    total = h * w
+    segs = segs.reshape(-1, 4).astype(np.float64)
     length = np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1])
     order = np.argsort(-length)
     segs, length = segs[order], length[order]
     ang_all = np.degrees(np.arctan2(segs[:, 3] - segs[:, 1], segs[:, 2] - segs[:, 0])) % 180
-    u_all = segs[:, 2:] - segs[:, :2]
-    un_all = np.maximum(1e-6, np.hypot(u_all[:, 0], u_all[:, 1]))
-    mid_all = (segs[:, :2] + segs[:, 2:]) / 2
-    # one segment per edge: drop near-collinear shorter copies. Greedy in length order: the
-    # next kept segment is the first one that no kept segment before it duplicates
-    dropped = np.zeros(len(segs), bool)
     keep: list[int] = []
-    nxt = 0
-    while nxt < len(segs) and len(keep) < n_lines:
-        k = nxt
-        keep.append(k)
-        rest = slice(k + 1, None)
-        d = np.abs(ang_all[rest] - ang_all[k])
-        m = mid_all[rest] - segs[k, :2]
-        off = np.abs(u_all[k, 0] * m[:, 1] - u_all[k, 1] * m[:, 0]) / un_all[k]
-        dropped[rest] |= (np.minimum(d, 180 - d) < 4) & (off < 0.015 * min(h, w))
-        later = np.flatnonzero(~dropped[k + 1 :])
-        nxt = k + 1 + int(later[0]) if len(later) else len(segs)
+    for i in range(len(segs)):  # one segment per edge: drop near-collinear shorter copies
+        dup = False
+        for k in keep:
+            d = abs(ang_all[i] - ang_all[k])
+            u = segs[k, 2:] - segs[k, :2]
+            m = (segs[i, :2] + segs[i, 2:]) / 2 - segs[k, :2]
+            off = abs(u[0] * m[1] - u[1] * m[0]) / max(1e-6, np.hypot(*u))
+            if min(d, 180 - d) < 4 and off < 0.015 * min(h, w):
+                dup = True
+                break
+        if not dup:
+            keep.append(i)
+        if len(keep) == n_lines:
+            break
     segs, length, ang = segs[keep], length[keep], ang_all[keep]
-    u, un, mid = u_all[keep], un_all[keep], mid_all[keep]
-    # pairs of roughly parallel, distinct lines: the midpoint of j far from the line of i
-    d = np.abs(ang[:, None] - ang[None, :])
-    m = mid[None, :, :] - segs[:, None, :2]  # [i, j]: midpoint of j from the start of i
-    off = np.abs(u[:, None, 0] * m[..., 1] - u[:, None, 1] * m[..., 0]) / un[:, None]
-    ok = (np.minimum(d, 180 - d) <= 12) & (off >= 0.1 * min(h, w))
-    pi, pj = np.nonzero(np.triu(ok, 1))  # row-major: the loops' order
-    if len(pi) < 2:
-        return []
-    # two pairs roughly perpendicular: four corners (i, k), (k, j), (j, m), (m, i)
-    a, b = np.triu_indices(len(pi), 1)  # a < b, in the loops' order
-    i, j, k, mm = pi[a], pj[a], pi[b], pj[b]
-    d = np.abs(ang[i] - ang[k])
-    perp = np.minimum(d, 180 - d) >= 70
-    i, j, k, mm = i[perp], j[perp], k[perp], mm[perp]
-    first = np.stack([i, k, j, mm], 1)
-    second = np.stack([k, j, mm, i], 1)
-    p, r = segs[first, :2], segs[first, 2:] - segs[first, :2]
-    q, s_ = segs[second, :2], segs[second, 2:] - segs[second, :2]
-    den = r[..., 0] * s_[..., 1] - r[..., 1] * s_[..., 0]
-    meet = (np.abs(den) >= 1e-6).all(1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = ((q - p)[..., 0] * s_[..., 1] - (q - p)[..., 1] * s_[..., 0]) / den
-        quads = (p + t[..., None] * r).astype(np.float32)  # parallel lines: dropped by meet
-    inside = (
-        (quads >= -0.02 * w).all((1, 2))
-        & (quads[..., 0] <= 1.02 * w).all(1)
-        & (quads[..., 1] <= 1.02 * h).all(1)
-    )
+    pairs = []
+    for i in range(len(segs)):
+        for j in range(i + 1, len(segs)):
+            d = abs(ang[i] - ang[j])
+            if min(d, 180 - d) > 12:
+                continue
+            # distinct lines: the midpoint of j far from the line of i
+            u = segs[i, 2:] - segs[i, :2]
+            m = (segs[j, :2] + segs[j, 2:]) / 2 - segs[i, :2]
+            if abs(u[0] * m[1] - u[1] * m[0]) / max(1e-6, np.hypot(*u)) < 0.1 * min(h, w):
+                continue
+            pairs.append((i, j))
     out: list[tuple[float, np.ndarray]] = []
-    for c in np.flatnonzero(meet & inside):
-        hull = cv2.convexHull(quads[c])
-        if len(hull) != 4:
-            continue
-        area = cv2.contourArea(hull)
-        if not 0.05 * total <= area <= 0.97 * total:
-            continue
-        (_, _), (rw, rh), _ = cv2.minAreaRect(hull)
-        if not 1.25 <= max(rw, rh) / max(1.0, min(rw, rh)) <= 1.80:
-            continue
-        perim = cv2.arcLength(hull, True)
-        if (length[i[c]] + length[j[c]] + length[k[c]] + length[mm[c]]) < 0.5 * perim:
-            continue
-        out.append((area, _order(hull.reshape(4, 2))))
+    for a in range(len(pairs)):
+        for b in range(a + 1, len(pairs)):
+            i, j = pairs[a]
+            k, m = pairs[b]
+            d = abs(ang[i] - ang[k])
+            if min(d, 180 - d) < 70:
+                continue
+            pts = [_intersect(segs[x], segs[y]) for x, y in ((i, k), (k, j), (j, m), (m, i))]
+            if any(p is None for p in pts):
+                continue
+            quad = np.array(pts, np.float32)
+            if not (
+                np.all(quad >= -0.02 * w)
+                and np.all(quad[:, 0] <= 1.02 * w)
+                and np.all(quad[:, 1] <= 1.02 * h)
+            ):
+                continue
+            hull = cv2.convexHull(quad)
+            if len(hull) != 4:
+                continue
+            area = cv2.contourArea(hull)
+            if not 0.05 * total <= area <= 0.97 * total:
+                continue
+            (_, _), (rw, rh), _ = cv2.minAreaRect(hull)
+            if not 1.25 <= max(rw, rh) / max(1.0, min(rw, rh)) <= 1.80:
+                continue
+            perim = cv2.arcLength(hull, True)
+            if (length[i] + length[j] + length[k] + length[m]) < 0.5 * perim:
+                continue
+            out.append((area, _order(hull.reshape(4, 2))))
     out.sort(key=lambda t: -t[0])
     return [q for _, q in out[:4]]
 
