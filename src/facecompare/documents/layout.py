@@ -17,13 +17,14 @@ import numpy as np
 from . import mrz
 
 OCR_SIDE = 640  # px: long side of the image for the text detector when no face is checked
-OCR_FACE = 140  # px: a candidate portrait's height in the crop given to the text detector
+OCR_FACE = 100  # px: a candidate portrait's height in the crop given to the text detector
 OCR_MAX_SIDE = 960  # px: the crop's long side at most
 MIN_COLUMN = {"quad": 3, "frame": 4}  # aligned text lines beside the portrait, per outline
 LINE_H = (0.04, 0.40)  # text line height / face height on cards and data pages
 OUTLINE_FACE = (0.14, 0.55)  # face height / quadrilateral short side
 FRAME_FACE = (0.18, 0.50)  # face height / image short side, for a scan filling the frame
 FRAME_ASPECT = (1.36, 1.66)  # passport data pages 1.39–1.52 and ID-1 1.585 as scanned
+MAX_TILT = 25.0  # degrees: text lines this close to horizontal give the card's tilt
 
 
 @dataclass(frozen=True)
@@ -100,18 +101,47 @@ def _outline(quads: list, shape: tuple[int, ...], box: np.ndarray, column: list)
     return ""
 
 
+def _tilt(boxes: list) -> float:
+    """The card's tilt in the view (degrees): the median direction of its text lines, when
+    they run within MAX_TILT of horizontal (a card photographed at an angle), else 0."""
+    angles = [b.angle for b in boxes if b.length >= 2 * b.height and abs(b.angle) <= MAX_TILT]
+    return float(np.median(angles)) if len(angles) >= MIN_COLUMN["quad"] else 0.0
+
+
+def _deskewed(boxes: list, tilt: float, centre: tuple[float, float]) -> list:
+    """The boxes with their centres turned by ``-tilt`` about ``centre`` and their angles
+    measured from the tilt: a left-aligned column of a tilted card starts at one x again."""
+    if tilt == 0.0:
+        return boxes
+    a = np.deg2rad(-tilt)
+    c, s = np.cos(a), np.sin(a)
+    out = []
+    for b in boxes:
+        dx, dy = b.cx - centre[0], b.cy - centre[1]
+        cx, cy = centre[0] + c * dx - s * dy, centre[1] + s * dx + c * dy
+        out.append(type(b)(cx, cy, b.length, b.height, b.angle - tilt, b.score, b.points))
+    return out
+
+
 def layout(boxes: list, box: np.ndarray, quads: list, shape: tuple) -> Layout:
     """The layout test for one face ``box`` of an upright view, given the view's text boxes
-    and document-aspect quadrilaterals."""
-    flat = [b for b in boxes if abs(b.angle) <= 12 and b.length >= b.height]
-    col, side, lh = _column(flat, np.asarray(box, np.float64))
-    return Layout(len(col), side, lh, _outline(quads, shape, box, col))
+    and document-aspect quadrilaterals. The column is looked for in the frame of the card's
+    text (``_tilt``: a card held at 14° has its lines at 14°, their starts on a slant); the
+    outline test keeps the view's own coordinates."""
+    box = np.asarray(box, np.float64)
+    centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+    turned = _deskewed(boxes, _tilt(boxes), centre)
+    keep = [k for k, b in enumerate(turned) if abs(b.angle) <= 12 and b.length >= b.height]
+    col, side, lh = _column([turned[k] for k in keep], box)
+    chosen = {id(b) for b in col}
+    col_view = [boxes[k] for k in keep if id(turned[k]) in chosen]
+    return Layout(len(col), side, lh, _outline(quads, shape, box, col_view))
 
 
 def text_near(ocr, view: np.ndarray, box: np.ndarray) -> list:
     """Text boxes (view coordinates) in the card-sized neighbourhood of a candidate portrait:
     4.5 face widths either side, 1.2 face heights above and 2 below (a passport's MRZ), the
-    crop scaled so the face is OCR_FACE px high (card text then 6–40 px)."""
+    crop scaled so the face is OCR_FACE px high (card text then 4–40 px)."""
     x1, y1, x2, y2 = (float(v) for v in box)
     fw, fh = x2 - x1, y2 - y1
     h, w = view.shape[:2]

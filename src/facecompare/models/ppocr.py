@@ -5,9 +5,11 @@ PyPI wheel ppocr-vectron 0.1.0, SHA-256 pinned and refused on mismatch. The whee
 never imported (its ``__init__`` builds sessions at import time); only its files are read.
 This component is independent of the face model pack: any face pack can use it.
 
-- ``TextDetector``: the DB text detector. Input RGB / 255 (as the wheel's own pipeline feeds
-  it), sides multiples of 32; output a text-probability map, thresholded at 0.3, whose
-  connected regions become rotated boxes (score ≥ 0.6, expanded by DB's unclip ratio 1.5).
+- ``TextDetector``: the DB text detector. Input BGR, normalised as PaddleOCR's own
+  detection config does (/ 255, ImageNet mean and spread; the wheel's pipeline feeds RGB / 255
+  unnormalised, which misses card text lines: docs/documents.md), sides multiples of 32;
+  output a text-probability map, thresholded at 0.3, whose connected regions become rotated
+  boxes (score ≥ 0.6, expanded by DB's unclip ratio 1.5).
 - ``TextRecognizer``: the CTC recogniser, input height 32, RGB / 255. Its classifier is cut in
   memory (after the hash check) to the Latin letters, digits, ``<`` and a few marks: what an
   MRZ and the Latin lines of a document need, and a ~25 % faster head than all 18,383 classes.
@@ -31,6 +33,10 @@ CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz<"
 _DET_THRESHOLD = 0.3
 _BOX_SCORE = 0.6
 _UNCLIP = 1.5
+# PaddleOCR's detection preprocessing (NormalizeImage of the PP-OCRv5 det config): the BGR image
+# / 255, less the ImageNet mean, over its spread, per channel (here on 0–255 values)
+_DET_MEAN = np.float32([0.485, 0.456, 0.406]) * 255
+_DET_STD = np.float32([0.229, 0.224, 0.225]) * 255
 REC_HEIGHT = 32
 
 
@@ -76,8 +82,9 @@ class TextDetector:
         s = long_side / max(h, w)
         nh, nw = max(32, int(round(h * s / 32)) * 32), max(32, int(round(w * s / 32)) * 32)
         interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-        x = cv2.resize(bgr, (nw, nh), interpolation=interp)[:, :, ::-1]
-        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None], np.float32) / 255.0
+        x = cv2.resize(bgr, (nw, nh), interpolation=interp).astype(np.float32)
+        x = (x - _DET_MEAN) / _DET_STD
+        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
         prob = self.session.run(None, {self.input: x})[0][0, 0]
         return _boxes(prob, w / nw, h / nh)
 
