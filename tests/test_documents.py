@@ -150,6 +150,47 @@ def test_ocr_reads_the_mrz(engine):
     assert length > 0.6 * img.shape[1]
 
 
+def test_ocr_backend_choice():
+    """The text detector runs on OpenVINO only where the CPU has AVX-512 (bf16 where native),
+    on onnxruntime elsewhere; explicit choices are honoured and a bad name is refused."""
+    from facecompare.models.backend import BackendError, openvino_available
+    from facecompare.models.ppocr import choose_backend
+
+    assert choose_backend("auto", frozenset({"avx2", "fma"})).backend == "onnxruntime"
+    assert choose_backend("onnxruntime", frozenset({"avx512f", "amx_bf16"})).backend == (
+        "onnxruntime"
+    )
+    if openvino_available():
+        avx512 = choose_backend("auto", frozenset({"avx2", "avx512f"}))
+        assert (avx512.backend, avx512.precision) == ("openvino", "f32")
+        amx = choose_backend("auto", frozenset({"avx512f", "amx_bf16"}))
+        assert (amx.backend, amx.precision) == ("openvino", "bf16")
+        with pytest.raises(BackendError):
+            choose_backend("openvino-bf16", frozenset({"avx2"}))
+    with pytest.raises(BackendError):
+        choose_backend("tensorrt")
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_text_detector_backends_agree(backend):
+    """The detector's boxes on a card scan are the same on either backend (f32)."""
+    from facecompare.models.backend import Choice, openvino_available
+    from facecompare.models.ppocr import OCR
+
+    if backend == "openvino" and not openvino_available():
+        pytest.skip("openvino is not installed")
+    img = read("specimens/passport-td3.jpg")
+    ref = OCR.load(1, Choice("onnxruntime", "f32", "test")).detector.detect(img, 640)
+    got = OCR.load(1, Choice(backend, "f32", "test")).detector.detect(img, 640)
+    assert len(ref) >= 5 and len(got) == len(ref)
+    for a, b in zip(
+        sorted(ref, key=lambda t: (t.cy, t.cx)),
+        sorted(got, key=lambda t: (t.cy, t.cx)),
+        strict=True,
+    ):
+        assert abs(a.cx - b.cx) < 1 and abs(a.cy - b.cy) < 1 and abs(a.length - b.length) < 2
+
+
 def test_photo_path_loads_no_ocr(engine):
     """Two photos without a document flag: the OCR models are never loaded."""
     from facecompare.compare import CompareRequest, Engine

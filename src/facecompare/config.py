@@ -61,6 +61,9 @@ class Settings:
     # OpenVINO requests time out (60 s) under a one-worker server (docs/performance.md)
     backend: str = "onnxruntime"
     precision: str = "auto"
+    # the document text detector's backend (models/ppocr.choose_backend): auto | onnxruntime |
+    # openvino | openvino-bf16; no calibrated score depends on it
+    ocr_backend: str = "auto"
     # 2: the two photos of a compare may run side by side, each on its own core, whenever no
     # other compare is running (docs/performance.md: threads); 1: always one after the other
     image_threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))

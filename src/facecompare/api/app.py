@@ -262,6 +262,7 @@ def create_app(
             "version": __version__,
             "model_pack": eng.pack.info(),
             "inference": eng.pipeline.backend.info(),  # backend, precision, why (models/backend.py)
+            "document_text_detector": eng.documents.ocr_backend.info(),  # models/ppocr.py
             "calibration": {
                 "file": cal.path.name if cal.path else None,
                 "scenarios": {s: cal.thresholds(s) for s in cal.scenarios},

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..detect import Face
-from ..models.ppocr import OCR
+from ..models.ppocr import OCR, choose_backend
 from ..pipeline import FoundFace, Pipeline
 from . import evidence, layout
 from .turns import LANDSCAPE, SIDEWAYS, rotate_points, turn, unrotate, upright
@@ -39,13 +39,15 @@ class DocumentReader:
         self.settings = pipeline.settings
         self._ocr: OCR | None = None
         self._ocr_lock = threading.Lock()
+        # the text detector's backend, decided (and a bad setting refused) at start-up
+        self.ocr_backend = choose_backend(self.settings.ocr_backend)
 
     @property
     def ocr(self) -> OCR:
         """The text detector and recogniser, verified and loaded on first use (~0.5 s)."""
         with self._ocr_lock:
             if self._ocr is None:
-                self._ocr = OCR.load(max(1, self.settings.image_threads))
+                self._ocr = OCR.load(max(1, self.settings.image_threads), self.ocr_backend)
             return self._ocr
 
     def find(self, img: np.ndarray) -> evidence.Document | None:

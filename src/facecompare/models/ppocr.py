@@ -25,7 +25,15 @@ import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
 
-from .backend import onnxruntime_session
+from .backend import (
+    BF16_FLAGS,
+    BackendError,
+    Choice,
+    cpu_flags,
+    onnxruntime_session,
+    open_session,
+    openvino_available,
+)
 from .pack import ModelPack, load_pack, verified_bytes
 
 OCR_PACK = "ocr-ppocrv5"
@@ -37,6 +45,7 @@ _UNCLIP = 1.5
 # / 255, less the ImageNet mean, over its spread, per channel (here on 0–255 values)
 _DET_MEAN = np.float32([0.485, 0.456, 0.406]) * 255
 _DET_STD = np.float32([0.229, 0.224, 0.225]) * 255
+_SHAPE_STEP = 64  # px: the detector's input sides are padded to multiples of this
 REC_HEIGHT = 32
 
 
@@ -84,8 +93,12 @@ class TextDetector:
         interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
         x = cv2.resize(bgr, (nw, nh), interpolation=interp).astype(np.float32)
         x = (x - _DET_MEAN) / _DET_STD
+        # padded (with the mean colour, 0 after normalising) to a multiple of _SHAPE_STEP:
+        # a few input shapes instead of one per crop, each compiled once (OpenVINO)
+        ph, pw = -(-nh // _SHAPE_STEP) * _SHAPE_STEP, -(-nw // _SHAPE_STEP) * _SHAPE_STEP
+        x = np.pad(x, ((0, ph - nh), (0, pw - nw), (0, 0)))
         x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
-        prob = self.session.run(None, {self.input: x})[0][0, 0]
+        prob = self.session.run(None, {self.input: x})[0][0, 0, :nh, :nw]
         return _boxes(prob, w / nw, h / nh)
 
 
@@ -163,8 +176,10 @@ class OCR:
     recognizer: TextRecognizer
 
     @classmethod
-    def load(cls, threads: int = 1, charset: str = CHARSET) -> OCR:
-        """Verify the ``ocr-ppocrv5`` files and build the two sessions (~0.3 s)."""
+    def load(cls, threads: int = 1, backend: Choice | None = None, charset: str = CHARSET) -> OCR:
+        """Verify the ``ocr-ppocrv5`` files and build the two sessions (~0.3 s). ``backend``:
+        the text detector's (default ``choose_backend()``); the recogniser runs on
+        onnxruntime."""
         pack = load_pack(OCR_PACK)
         text = verified_bytes(pack.files["dictionary"]).decode("utf-8")
         # the wheel's convention: class i + 1 → lut[i] (CRLF file, split on LF, a space added)
@@ -173,7 +188,37 @@ class OCR:
         index = {ch: i for i, ch in enumerate(lut)}
         chars = [ch for ch in charset if ch in index]
         keep = np.array([0, *(index[ch] + 1 for ch in chars)])
-        det = onnxruntime_session(verified_bytes(pack.files["detector"]), threads)
+        det = open_session(
+            verified_bytes(pack.files["detector"]), backend or choose_backend(), threads
+        )
         rec_model = _cut_head(verified_bytes(pack.files["recognizer"]), keep, n_classes)
         rec = onnxruntime_session(rec_model, threads)
         return cls(pack, TextDetector(det), TextRecognizer(rec, "".join(chars)))
+
+
+OCR_BACKENDS = ("auto", "onnxruntime", "openvino", "openvino-bf16")
+
+
+def choose_backend(name: str = "auto", flags: frozenset[str] | None = None) -> Choice:
+    """The text detector's backend (``Settings.ocr_backend``, FACECOMPARE_OCR_BACKEND).
+
+    Its output only draws text boxes (no calibrated score depends on it), so it may run where
+    it is fastest. ``auto``: OpenVINO where the CPU has AVX-512 (f32: the same probabilities
+    as onnxruntime to 1e-6, 2× faster on an Intel Xeon; bf16 where the CPU computes it
+    natively, 6×; docs/documents.md), onnxruntime elsewhere (OpenVINO f32 ran the face models
+    no faster than onnxruntime on an AVX2-only AMD EPYC; this model not measured there)."""
+    if name not in OCR_BACKENDS:
+        raise BackendError(f"FACECOMPARE_OCR_BACKEND must be one of {OCR_BACKENDS}, not {name!r}")
+    flags = cpu_flags() if flags is None else flags
+    bf16 = any(f in flags for f in BF16_FLAGS)
+    if name == "onnxruntime":
+        return Choice("onnxruntime", "f32", "FACECOMPARE_OCR_BACKEND=onnxruntime")
+    if name.startswith("openvino"):
+        if not openvino_available():
+            raise BackendError(f"FACECOMPARE_OCR_BACKEND={name} but openvino is missing")
+        if name == "openvino-bf16" and not bf16:
+            raise BackendError("openvino-bf16 needs a CPU with AMX-BF16 or AVX512-BF16")
+        return Choice("openvino", "bf16" if name == "openvino-bf16" else "f32", name)
+    if "avx512f" in flags and openvino_available():
+        return Choice("openvino", "bf16" if bf16 else "f32", "auto: AVX-512 CPU")
+    return Choice("onnxruntime", "f32", "auto: no AVX-512")
