@@ -150,6 +150,16 @@ def test_ocr_reads_the_mrz(engine):
     assert length > 0.6 * img.shape[1]
 
 
+def test_a_face_framed_by_a_card_outline_reaches_ocr():
+    """A face at portrait scale inside a document-aspect outline is a candidate for OCR (a
+    small card whose text is too fine for the classical line filter); a face filling the
+    outline, or outside it, is not."""
+    quad = np.float32([[100, 100], [500, 100], [500, 352], [100, 352]])  # ID-1, short side 252
+    assert evidence._holds(quad, np.float32([380, 150, 450, 240]))  # 90 px: 36 %
+    assert not evidence._holds(quad, np.float32([200, 110, 420, 340]))  # 230 px: 91 %
+    assert not evidence._holds(quad, np.float32([600, 150, 670, 240]))  # outside
+
+
 def test_ocr_backend_choice():
     """The text detector runs on OpenVINO only where the CPU has AVX-512 (bf16 where native),
     on onnxruntime elsewhere; explicit choices are honoured and a bad name is refused."""

@@ -327,6 +327,17 @@ def _inside(lines: list[TextLine], poly: np.ndarray) -> list[TextLine]:
     return [t for t in lines if cv2.pointPolygonTest(p, (t.x, t.y), False) >= 0]
 
 
+def _holds(quad: np.ndarray, box: np.ndarray) -> bool:
+    """The quadrilateral holds the face's centre, the face (its longer side: it may lie
+    sideways) being 14–55 % of the quadrilateral's short side, as a card's portrait is."""
+    x1, y1, x2, y2 = box
+    q = quad.reshape(-1, 1, 2).astype(np.float32)
+    if cv2.pointPolygonTest(q, (float(x1 + x2) / 2, float(y1 + y2) / 2), False) < 0:
+        return False
+    (_, _), (a, b), _ = cv2.minAreaRect(q)
+    return 0.14 <= max(x2 - x1, y2 - y1) / max(1.0, min(a, b)) <= 0.55
+
+
 def _beside_face(lines: list[TextLine], box: np.ndarray) -> list[TextLine]:
     """Lines within four face widths to the left or right of the face, overlapping it in y
     extended by two face heights (the card's text column)."""
@@ -427,6 +438,9 @@ def analyse(
         if n > face_lines:
             face_lines, best_face = n, b
     mrz = _has_mrz(lines)
+    # a face at portrait scale inside a document-aspect outline (a small card whose text is
+    # under the line filter's size: OCR decides)
+    framed = any(_holds(q, b) for q in quads for b in boxes)
 
     reasons = []
     if len(lines) >= MIN_LINES_SCAN:
@@ -437,6 +451,8 @@ def analyse(
         reasons.append("quad")
     if best_face is not None and face_lines >= MIN_LINES_FACE:
         reasons.append("face")
+    if framed:
+        reasons.append("framed-face")
 
     if "quad" in reasons and quad is not None:
         x1, y1 = quad.min(0)
