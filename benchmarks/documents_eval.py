@@ -15,8 +15,9 @@ Figures:
    same run (the OCR models loaded before the timing);
 5. hard negatives (issue 14): held-out scenes of facecompare.lab.data.hard_negatives (test half
    of the people, seed 1): posters, logo walls, signs, printed T-shirts, book pages, screenshots, a
-   sheet of paper or a phone held up; plus the kpop photos and a korean-family sample, both
-   upscaled to 512 × 512; false "document" per set;
+   sheet of paper or a phone held up; the same scenes with identity-document field captions in
+   their text (``vocabulary="captions"``, a stress test of the caption reading); plus the kpop
+   photos and a korean-family sample, both upscaled to 512 × 512; false "document" per set;
 6. two plain photos with verified_document: pairs (scene k, LFW photo k) and (kpop k,
    korean-family k) are refused with CAN_NOT_DETECT_IDCARD when neither image is a document
    (the server checks image1, then image2);
@@ -81,11 +82,13 @@ def lfw_false(engine: Engine, lfw: Path, sample: int) -> tuple[int, int, list[st
     return len(hits), len(paths), hits
 
 
-def scene_false(engine: Engine, lfw: Path, n: int) -> tuple[dict[str, list[int]], list[bool]]:
+def scene_false(
+    engine: Engine, lfw: Path, n: int, vocabulary: str = "syllables"
+) -> tuple[dict[str, list[int]], list[bool]]:
     """Held-out hard-negative scenes: per kind [false documents, scenes]; per scene a flag."""
     per: dict[str, list[int]] = {}
     flags = []
-    for sc in hard_negatives.scenes(lfw, "test", n, seed=1):
+    for sc in hard_negatives.scenes(lfw, "test", n, seed=1, vocabulary=vocabulary):
         hit = engine.documents.find(sc.image) is not None
         c = per.setdefault(sc.kind, [0, 0])
         c[0] += hit
@@ -190,6 +193,7 @@ def main() -> None:
     spec = specimens(engine, docs)
     n_false, n_lfw, false_hits = lfw_false(engine, lfw, args.lfw_sample)
     scene_per, scene_flags = scene_false(engine, lfw, args.negatives)
+    cap_per, cap_flags = scene_false(engine, lfw, args.negatives, "captions")
     kpop_false, kpop_n, kpop_flags = asian_false(engine, shared / "kpop", 0)
     kf_false, kf_n, kf_flags = asian_false(engine, shared / "korean-family", args.asian)
     swc = selfie_cards(engine, lfw, docs, args.selfie_cards)
@@ -227,6 +231,9 @@ def main() -> None:
         f"  hard-negative scenes (held out): false document {sum(scene_flags)}/"
         f"{len(scene_flags)} ({100 * sum(scene_flags) / max(1, len(scene_flags)):.2f} %): "
         + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in scene_per.items()),
+        f"  the same scenes with identity-document captions in their text (stress): false "
+        f"document {sum(cap_flags)}/{len(cap_flags)}: "
+        + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in cap_per.items()),
         f"  kpop upscaled to 512: {kpop_false}/{kpop_n}; korean-family upscaled to 512: "
         f"{kf_false}/{kf_n}",
         f"  two plain photos with verified_document refused: {refused}/{len(pairs)} "
@@ -277,6 +284,7 @@ def main() -> None:
             "false": sum(scene_flags),
             "of": len(scene_flags),
         },
+        "caption_negatives": {"per_kind": cap_per, "false": sum(cap_flags), "of": len(cap_flags)},
         "kpop": {"false": kpop_false, "of": kpop_n},
         "korean_family": {"false": kf_false, "of": kf_n},
         "verified_document_pairs": {"refused": refused, "of": len(pairs)},

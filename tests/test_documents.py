@@ -160,6 +160,46 @@ def test_a_face_framed_by_a_card_outline_reaches_ocr():
     assert not evidence._holds(quad, np.float32([600, 150, 670, 240]))  # outside
 
 
+def _field_page(framed: bool, texts: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """A card-like block drawn on a plain page: a face-sized box and a column of text lines
+    beside it, inside a drawn card outline or not. Returns the image, the face box and the
+    column's text boxes (as the text detector would give them)."""
+    from facecompare.models.ppocr import TextBox
+
+    img = np.full((700, 1100, 3), 225, np.uint8)
+    if framed:
+        cv2.rectangle(img, (150, 120), (950, 600), (60, 90, 140), 3)
+    face = np.float32([220, 220, 380, 420])  # 200 px high
+    cv2.rectangle(img, (200, 180), (400, 470), (120, 120, 120), -1)  # the portrait
+    lines = []
+    for k, t in enumerate(texts):
+        y = 220 + 48 * k
+        cv2.putText(img, t, (440, y + 14), cv2.FONT_HERSHEY_DUPLEX, 1.0, (30, 30, 30), 2)
+        length, height = 30.0 * len(t), 36.0
+        pts = np.float32(
+            [[440, y - 14], [440 + length, y - 14], [440 + length, y + 22], [440, y + 22]]
+        )
+        lines.append(TextBox(440 + length / 2, y + 4, length, height, 0.0, 0.9, pts))
+    return img, face, tuple(lines)
+
+
+def test_labelled_fields_are_read_and_bounded_by_a_card_edge(engine):
+    """The layout+fields proof's two parts: the column's lines open with document captions
+    (read by the recogniser; prose does not), and straight edges bound the block of face and
+    column on at least two sides (a card, not a page filling the frame)."""
+    fields = ("SURNAME SMITH", "GIVEN NAMES JOHN", "DATE OF BIRTH 01 JAN 1990", "SEX M")
+    prose = ("THE SHOW OPENS", "TICKETS AT THE DOOR", "MUSIC ALL NIGHT", "FREE ENTRY")
+    ocr = engine.documents.ocr
+    img, face, lines = _field_page(True, fields)
+    lay = layout.Layout(len(lines), 1, 36 / 200, "", lines)
+    assert layout.captions(ocr, img, lay) >= layout.MIN_CAPTIONS
+    assert layout.edge_sides(img, face, lines) >= 2
+    img, face, lines = _field_page(True, prose)
+    assert layout.captions(ocr, img, layout.Layout(4, 1, 36 / 200, "", lines)) == 0
+    img, face, lines = _field_page(False, fields)
+    assert layout.edge_sides(img, face, lines) < 2
+
+
 def test_ocr_backend_choice():
     """The text detector runs on OpenVINO only where the CPU has AVX-512 (bf16 where native),
     on onnxruntime elsewhere; explicit choices are honoured and a bad name is refused."""

@@ -19,6 +19,9 @@ from . import mrz
 OCR_SIDE = 640  # px: long side of the image for the text detector when no face is checked
 OCR_FACE = 100  # px: a candidate portrait's height in the crop given to the text detector
 OCR_MAX_SIDE = 960  # px: the crop's long side at most
+# the card-sized neighbourhood of a candidate portrait given to the text detector, in face
+# widths either side and face heights above and below
+CROP_SIDE, CROP_ABOVE, CROP_BELOW = 4.5, 1.2, 2.0
 MIN_COLUMN = {"quad": 3, "frame": 4}  # aligned text lines beside the portrait, per outline
 LINE_H = (0.04, 0.40)  # text line height / face height on cards and data pages
 OUTLINE_FACE = (0.14, 0.55)  # face height / quadrilateral short side
@@ -35,6 +38,7 @@ class Layout:
     side: int  # -1: the column is left of the face, +1: right, 0: none
     line_h: float  # median height of the column's lines / face height
     outline: str  # "quad", "frame" or ""
+    lines: tuple = ()  # the column's text boxes (view coordinates)
 
     @property
     def ok(self) -> bool:
@@ -135,7 +139,38 @@ def layout(boxes: list, box: np.ndarray, quads: list, shape: tuple) -> Layout:
     col, side, lh = _column([turned[k] for k in keep], box)
     chosen = {id(b) for b in col}
     col_view = [boxes[k] for k in keep if id(turned[k]) in chosen]
-    return Layout(len(col), side, lh, _outline(quads, shape, box, col_view))
+    return Layout(len(col), side, lh, _outline(quads, shape, box, col_view), tuple(col_view))
+
+
+# Field captions that open a line of an identity document (ICAO 9303 data-page captions and
+# the Latin captions of national ID cards), as the recogniser reads them: upper case, without
+# spaces or marks. Words a poster or a programme opens lines with ("NAME", "DATE", "PLACE")
+# are not among them.
+CAPTIONS = (
+    "SURNAME", "GIVENNAME", "LASTNAME", "FIRSTNAME", "DATEOFBIRTH", "BIRTH", "SEX",
+    "NATIONALITY", "EXPIR", "DATEOFISSUE", "IDENTIFICATION", "PASSPORT", "AUTHORITY",
+)  # fmt: skip
+MIN_CAPTIONS = 2  # column lines that open with a caption: a card's fields, not prose
+MIN_COLUMN_FIELDS = 4  # column lines needed before the captions are read
+FIELD_LINE_H = 0.08  # column line height / face height at least: the portrait's own card
+
+
+def captions(ocr, view: np.ndarray, lay: Layout) -> int:
+    """How many lines of the column open with a document field caption (read by the
+    recogniser): a card's text is labelled fields, a poster's, page's or sign's is not. Only
+    a column of at least MIN_COLUMN_FIELDS lines of card scale for this face is read (a live
+    face beside a held card sees the card's lines at a few % of its height)."""
+    if lay.column < MIN_COLUMN_FIELDS or lay.line_h < FIELD_LINE_H:
+        return 0
+    found = 0
+    for b in lay.lines:
+        text, prob = ocr.recognizer.read(view, b)
+        letters = "".join(c for c in text.upper() if "A" <= c <= "Z")
+        if prob >= 0.5 and letters.startswith(CAPTIONS):
+            found += 1
+            if found >= MIN_CAPTIONS:
+                break
+    return found
 
 
 def text_near(ocr, view: np.ndarray, box: np.ndarray) -> list:
@@ -145,8 +180,8 @@ def text_near(ocr, view: np.ndarray, box: np.ndarray) -> list:
     x1, y1, x2, y2 = (float(v) for v in box)
     fw, fh = x2 - x1, y2 - y1
     h, w = view.shape[:2]
-    cx1, cx2 = int(max(0, x1 - 4.5 * fw)), int(min(w, x2 + 4.5 * fw))
-    cy1, cy2 = int(max(0, y1 - 1.2 * fh)), int(min(h, y2 + 2.0 * fh))
+    cx1, cx2 = int(max(0, x1 - CROP_SIDE * fw)), int(min(w, x2 + CROP_SIDE * fw))
+    cy1, cy2 = int(max(0, y1 - CROP_ABOVE * fh)), int(min(h, y2 + CROP_BELOW * fh))
     crop = view[cy1:cy2, cx1:cx2]
     side = int(min(OCR_MAX_SIDE, max(crop.shape[:2]) * OCR_FACE / max(fh, 1.0)))
     found = ocr.detector.detect(crop, max(96, side))
@@ -169,3 +204,58 @@ def read_mrz(ocr, img: np.ndarray, boxes: list) -> tuple[str, float]:
                 if line is not None:
                     return line.text, b.length
     return "", 0.0
+
+
+EDGE_FACE = 60.0  # px: the face's height in the image the card's edges are looked for in
+# a card edge lies within EDGE_REACH face heights outside the block of face and column, or
+# EDGE_IN inside it (the text detector's boxes are padded and may reach over the card's edge)
+EDGE_REACH, EDGE_IN = 1.5, 0.15
+MIN_EDGE_SIDES = 2  # sides of the block bounded by an edge (one may be the portrait's own)
+
+
+def edge_sides(view: np.ndarray, box: np.ndarray, lines: tuple) -> int:
+    """On how many sides (of top, bottom, left, right) a straight edge bounds the block of the
+    face and its column, within one face height of it and along most of it: a card has its
+    own edges around its portrait and fields even when a corner or a side is cut off by the
+    frame; a page, poster or screen filling the frame has text, not edges, around them."""
+    fh = float(box[3] - box[1])
+    xs = [box[0], box[2], *(p[0] for b in lines for p in b.points)]
+    ys = [box[1], box[3], *(p[1] for b in lines for p in b.points)]
+    bx1, bx2, by1, by2 = min(xs), max(xs), min(ys), max(ys)
+    h, w = view.shape[:2]
+    m = EDGE_REACH * fh
+    rx1, ry1 = int(max(0, bx1 - m)), int(max(0, by1 - m))
+    rx2, ry2 = int(min(w, bx2 + m)), int(min(h, by2 + m))
+    s = EDGE_FACE / max(fh, 1.0)
+    crop = cv2.resize(view[ry1:ry2, rx1:rx2], None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(crop, (5, 5), 0)
+    edges = cv2.Canny(cv2.cvtColor(blurred, cv2.COLOR_BGR2GRAY), 30, 100)
+    for ch in cv2.split(cv2.cvtColor(blurred, cv2.COLOR_BGR2Lab))[1:]:
+        edges |= cv2.Canny(ch, 20, 60)
+    # the block in the crop's pixels
+    b1x, b2x = (bx1 - rx1) * s, (bx2 - rx1) * s
+    b1y, b2y = (by1 - ry1) * s, (by2 - ry1) * s
+    bw, bh, f = b2x - b1x, b2y - b1y, EDGE_FACE
+    segs = cv2.HoughLinesP(
+        edges, 1, np.pi / 180, 40, minLineLength=int(0.5 * min(bw, bh)), maxLineGap=3
+    )
+    sides = set()
+    for x1, y1, x2, y2 in [] if segs is None else segs.reshape(-1, 4):
+        ang = np.degrees(np.arctan2(y2 - y1, x2 - x1)) % 180
+        horizontal = min(ang, 180 - ang) <= 12
+        vertical = abs(ang - 90) <= 12
+        if horizontal:
+            cover = min(max(x1, x2), b2x) - max(min(x1, x2), b1x)
+            y = (y1 + y2) / 2
+            if cover >= 0.6 * bw and b1y - EDGE_REACH * f <= y <= b1y + EDGE_IN * f:
+                sides.add("top")
+            if cover >= 0.6 * bw and b2y - EDGE_IN * f <= y <= b2y + EDGE_REACH * f:
+                sides.add("bottom")
+        elif vertical:
+            cover = min(max(y1, y2), b2y) - max(min(y1, y2), b1y)
+            x = (x1 + x2) / 2
+            if cover >= 0.6 * bh and b1x - EDGE_REACH * f <= x <= b1x + EDGE_IN * f:
+                sides.add("left")
+            if cover >= 0.6 * bh and b2x - EDGE_IN * f <= x <= b2x + EDGE_REACH * f:
+                sides.add("right")
+    return len(sides)

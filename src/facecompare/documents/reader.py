@@ -198,13 +198,20 @@ class DocumentReader:
                 memo["text", rot, k] = layout.text_near(self.ocr, view, f.box)
             return memo["text", rot, k]
 
-        def walk(pending: list, record: bool = True) -> tuple[list, list, bool]:
+        def walk(
+            pending: list, record: bool = True, fields: bool = True
+        ) -> tuple[list, list, bool]:
             """The layout test in order of feature norm: confirmed faces, their norms, and
             whether the last is clearly upright (the search ends there). ``record``: the text
             boxes of each face tested go to ``boxes`` in the order tested (the MRZ is read in
-            that order)."""
+            that order). ``fields``: a face whose column has no outline but reads as labelled
+            fields (``layout.captions``) is confirmed, only when no face is confirmed
+            otherwise, and of several such faces the smallest: a live face beside a held card
+            sees the card's fields too, the card's own portrait is the smaller face (so every
+            candidate of the turns must have been looked at)."""
             found: list[tuple[FoundFace, str]] = []
             found_norms: list[float] = []
+            by_fields: list[tuple[float, FoundFace, float]] = []  # (area, face, norm)
             confirmed: set = set()  # one confirmed face per turn, as the layout test allows
             for norm, k, rot, view, f, crop in sorted(pending, key=lambda c: (-c[0], c[1])):
                 if rot in confirmed:
@@ -223,6 +230,19 @@ class DocumentReader:
                     confirmed.add(rot)
                     if norm >= _UPRIGHT_NORM:
                         return found, found_norms, True
+                elif (  # clearly upright faces only; the cheap edge test before the reading
+                    fields
+                    and norm >= _UPRIGHT_NORM
+                    and lay.column >= layout.MIN_COLUMN_FIELDS
+                    and layout.edge_sides(view, f.box, lay.lines) >= layout.MIN_EDGE_SIDES
+                    and layout.captions(self.ocr, view, lay) >= layout.MIN_CAPTIONS
+                ):
+                    # no outline (a card cut by the frame, or on a background of its colour)
+                    back = unrotate(f, rot, (h, w), (0, 0))
+                    by_fields.append((f.area, FoundFace(back, crop), norm))
+            if by_fields and not found:
+                _, face, norm = min(by_fields, key=lambda t: t[0])
+                return [(face, "layout+fields")], [norm], norm >= _UPRIGHT_NORM
             return found, found_norms, False
 
         cands: list[tuple[FoundFace, str]] = []
@@ -233,7 +253,7 @@ class DocumentReader:
             # faces are tested here, and their text boxes are kept for the walk over both
             # turns: the text detector never runs twice on one face
             upright_first = [c for c in candidates(turns[0]) if c[0] >= _LAZY_NORM]
-            found, _, done = walk(upright_first, record=False)
+            found, _, done = walk(upright_first, record=False, fields=False)
             if done:
                 return found[-1]
             found, found_norms, done = walk(candidates(turns[0]) + candidates(turns[1]))

@@ -47,7 +47,24 @@ class Scene:
     people: tuple[str, ...]  # LFW images used (relative to images/)
 
 
+# a stress vocabulary (``scenes(..., vocabulary="captions")``): ordinary words of posters,
+# pages and forms, a third of them the field captions of identity documents, so that text
+# beside a face in a scene can open its lines the way a card's fields do
+CAPTION_WORDS = (
+    "Name", "Surname", "Given", "Date", "Birth", "Sex", "Nationality", "Expiry", "Issue",
+    "Address", "Passport", "Identification", "Authority", "Place", "Valid", "No",
+    "the", "and", "of", "new", "show", "live", "tickets", "music", "festival", "open", "free",
+    "event", "night", "summer", "club", "team", "world", "city", "photo", "contact", "info",
+    "page", "home", "news", "about", "story", "more", "best", "day", "time", "year", "people",
+    "life", "art", "chapter", "press",
+)  # fmt: skip
+_vocabulary: tuple[str, ...] | None = None  # set by scenes() while it renders
+
+
 def _word(rng: np.random.Generator, upper: bool | None = None) -> str:
+    if _vocabulary is not None:
+        w = str(rng.choice(_vocabulary))
+        return w.upper() if upper or (upper is None and rng.random() < 0.4) else w
     w = "".join(rng.choice(_SYL, int(rng.integers(1, 4))))
     if upper is None:
         upper = rng.random() < 0.4
@@ -350,10 +367,20 @@ def render(lfw: Path, kind: str, rels: tuple[str, ...], seed: int) -> Scene:
     return Scene(_finish(img, rng), kind, rels)
 
 
-def scenes(lfw: Path, half: str, n: int, seed: int = 0) -> Iterator[Scene]:
-    """``n`` scenes, kinds in turn, people from ``half`` of LFW. Deterministic in ``seed``."""
+def scenes(
+    lfw: Path, half: str, n: int, seed: int = 0, vocabulary: str = "syllables"
+) -> Iterator[Scene]:
+    """``n`` scenes, kinds in turn, people from ``half`` of LFW. Deterministic in ``seed``.
+    ``vocabulary``: "syllables" (made-up words) or "captions" (CAPTION_WORDS: the text of
+    the scenes carries identity-document field captions, a stress test of reading them)."""
+    global _vocabulary
     pool = lfw_half(lfw, half)
     rng = np.random.default_rng(1000 + seed)
     for k in range(n):
         rels = tuple(pool[i] for i in rng.choice(len(pool), 3, replace=False))
-        yield render(lfw, KINDS[k % len(KINDS)], rels, seed * 1_000_003 + k)
+        _vocabulary = CAPTION_WORDS if vocabulary == "captions" else None
+        try:
+            scene = render(lfw, KINDS[k % len(KINDS)], rels, seed * 1_000_003 + k)
+        finally:
+            _vocabulary = None
+        yield scene
