@@ -9,10 +9,11 @@ photos of a compare go start to end side by side on two threads (``two_photos``)
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -26,6 +27,8 @@ from .errors import ErrorCode, FaceCompareError
 from .models import ModelPack
 from .models.backend import Choice, choose
 from .models.kinds import build
+
+T = TypeVar("T")
 
 PARAMS = ("image1", "image2")
 _MARGIN = (127, 127, 127)  # the grey frame of the border retry (Pipeline.faces)
@@ -103,6 +106,15 @@ class Pipeline:
     def parallel(self) -> bool:
         """Whether the two photos of a compare can run side by side (``image_threads > 1``)."""
         return self._pool is not None
+
+    def beside(self, fn: Callable[..., T], *args: object) -> Callable[[], T]:
+        """``fn(*args)`` started on the image pool while the caller goes on (run at once
+        without a pool); the returned callable waits for its result. Only for callers that
+        are not themselves on the pool (the document path: a request's worker thread)."""
+        if self._pool is None:
+            value = fn(*args)
+            return lambda: value
+        return self._pool.submit(fn, *args).result
 
     # -- stages -------------------------------------------------------------------------------
     def faces(self, img: np.ndarray, min_face: float, size: int | None = None) -> list[Face]:

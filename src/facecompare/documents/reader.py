@@ -120,8 +120,10 @@ class DocumentReader:
         turned (90° both ways for vertical text, else 180°) for the face-beside-text signal."""
         detector = self.pipeline.detector
         det = self.settings.det_retry_size, self.settings.det_threshold  # documents: 640
+        # the text and outlines (for both analyses below) on the other core meanwhile
+        measured = self.pipeline.beside(evidence.measure, img)
         faces = detector.detect(img, *det)
-        page = evidence.measure(img)  # the text and outlines, for both analyses below
+        page = measured()
         ev = evidence.analyse(img, [f.box for f in faces], page)
         if not ev.is_document and ev.lines >= _TURN_MIN_LINES:
             for rot in SIDEWAYS if ev.vertical else (cv2.ROTATE_180,):
