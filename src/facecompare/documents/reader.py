@@ -244,7 +244,7 @@ class DocumentReader:
                     by_fields.append((f.area, FoundFace(back, crop), norm))
             if by_fields and not found:
                 _, face, norm = min(by_fields, key=lambda t: t[0])
-                return [(face, "layout+fields")], [norm], norm >= _UPRIGHT_NORM
+                return [(face, "layout+fields")], [norm], True  # its norm is >= _UPRIGHT_NORM
             return found, found_norms, False
 
         cands: list[tuple[FoundFace, str]] = []
