@@ -235,27 +235,28 @@ def edge_sides(view: np.ndarray, box: np.ndarray, lines: tuple) -> int:
     # the block in the crop's pixels
     b1x, b2x = (bx1 - rx1) * s, (bx2 - rx1) * s
     b1y, b2y = (by1 - ry1) * s, (by2 - ry1) * s
-    bw, bh, f = b2x - b1x, b2y - b1y, EDGE_FACE
+    f = EDGE_FACE
+    shortest = min(b2x - b1x, b2y - b1y)
     segs = cv2.HoughLinesP(
-        edges, 1, np.pi / 180, 40, minLineLength=int(0.5 * min(bw, bh)), maxLineGap=3
+        edges, 1, np.pi / 180, 40, minLineLength=int(0.5 * shortest), maxLineGap=3
     )
     sides = set()
     for x1, y1, x2, y2 in [] if segs is None else segs.reshape(-1, 4):
         ang = np.degrees(np.arctan2(y2 - y1, x2 - x1)) % 180
-        horizontal = min(ang, 180 - ang) <= 12
-        vertical = abs(ang - 90) <= 12
-        if horizontal:
-            cover = min(max(x1, x2), b2x) - max(min(x1, x2), b1x)
-            y = (y1 + y2) / 2
-            if cover >= 0.6 * bw and b1y - EDGE_REACH * f <= y <= b1y + EDGE_IN * f:
-                sides.add("top")
-            if cover >= 0.6 * bw and b2y - EDGE_IN * f <= y <= b2y + EDGE_REACH * f:
-                sides.add("bottom")
-        elif vertical:
-            cover = min(max(y1, y2), b2y) - max(min(y1, y2), b1y)
-            x = (x1 + x2) / 2
-            if cover >= 0.6 * bh and b1x - EDGE_REACH * f <= x <= b1x + EDGE_IN * f:
-                sides.add("left")
-            if cover >= 0.6 * bh and b2x - EDGE_IN * f <= x <= b2x + EDGE_REACH * f:
-                sides.add("right")
+        # along: the segment's extent on its own axis; across: where it lies on the other
+        if min(ang, 180 - ang) <= 12:  # horizontal: a top or bottom edge
+            along, across, block, span = (x1, x2), (y1 + y2) / 2, (b1x, b2x), (b1y, b2y)
+            names = ("top", "bottom")
+        elif abs(ang - 90) <= 12:  # vertical: a left or right edge
+            along, across, block, span = (y1, y2), (x1 + x2) / 2, (b1y, b2y), (b1x, b2x)
+            names = ("left", "right")
+        else:
+            continue
+        cover = min(max(along), block[1]) - max(min(along), block[0])
+        if cover < 0.6 * (block[1] - block[0]):
+            continue
+        if span[0] - EDGE_REACH * f <= across <= span[0] + EDGE_IN * f:
+            sides.add(names[0])
+        if span[1] - EDGE_IN * f <= across <= span[1] + EDGE_REACH * f:
+            sides.add(names[1])
     return len(sides)
