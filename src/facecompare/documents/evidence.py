@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .layout import OUTLINE_FACE
+
 ID1_ASPECT = 85.6 / 54.0  # 1.585
 PASSPORT_ASPECT = 125.0 / 88.0  # 1.42
 _WORK_SIDE = 960
@@ -329,13 +331,15 @@ def _inside(lines: list[TextLine], poly: np.ndarray) -> list[TextLine]:
 
 def _holds(quad: np.ndarray, box: np.ndarray) -> bool:
     """The quadrilateral holds the face's centre, the face (its longer side: it may lie
-    sideways) being 14–55 % of the quadrilateral's short side, as a card's portrait is."""
+    sideways) being 14–55 % of the quadrilateral's short side (layout.OUTLINE_FACE, the
+    confirmation's own rule), as a card's portrait is."""
     x1, y1, x2, y2 = box
     q = quad.reshape(-1, 1, 2).astype(np.float32)
     if cv2.pointPolygonTest(q, (float(x1 + x2) / 2, float(y1 + y2) / 2), False) < 0:
         return False
     (_, _), (a, b), _ = cv2.minAreaRect(q)
-    return 0.14 <= max(x2 - x1, y2 - y1) / max(1.0, min(a, b)) <= 0.55
+    lo, hi = OUTLINE_FACE
+    return lo <= max(x2 - x1, y2 - y1) / max(1.0, min(a, b)) <= hi
 
 
 def _beside_face(lines: list[TextLine], box: np.ndarray) -> list[TextLine]:

@@ -58,7 +58,7 @@ CAPTION_WORDS = (
     "page", "home", "news", "about", "story", "more", "best", "day", "time", "year", "people",
     "life", "art", "chapter", "press",
 )  # fmt: skip
-_vocabulary: tuple[str, ...] | None = None  # set by scenes() while it renders
+_vocabulary: tuple[str, ...] | None = None  # set by scenes() while it renders (one at a time)
 
 
 def _word(rng: np.random.Generator, upper: bool | None = None) -> str:
