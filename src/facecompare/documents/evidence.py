@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .layout import OUTLINE_FACE
-
 ID1_ASPECT = 85.6 / 54.0  # 1.585
 PASSPORT_ASPECT = 125.0 / 88.0  # 1.42
 _WORK_SIDE = 960
@@ -181,6 +179,19 @@ def _order(quad: np.ndarray) -> np.ndarray:
     return np.array([quad[s.argmin()], quad[d.argmin()], quad[s.argmax()], quad[d.argmax()]])
 
 
+OUTLINE_FACE = (0.14, 0.55)  # a card portrait's face height / the card's short side
+
+
+def edge_map(bgr: np.ndarray) -> np.ndarray:
+    """Edges of the grey image and of the two Lab colour channels (a grey card on a teal desk
+    has almost no luminance edge), after a 5 × 5 blur."""
+    blurred = cv2.GaussianBlur(bgr, (5, 5), 0)
+    edges = cv2.Canny(cv2.cvtColor(blurred, cv2.COLOR_BGR2GRAY), 30, 100)
+    for ch in cv2.split(cv2.cvtColor(blurred, cv2.COLOR_BGR2Lab))[1:]:
+        edges |= cv2.Canny(ch, 20, 60)
+    return edges
+
+
 def find_quads(small: np.ndarray, limit: int = 6) -> list[np.ndarray]:
     """Convex quadrilaterals of document aspect covering 8–97 % of the image, largest first.
 
@@ -188,12 +199,7 @@ def find_quads(small: np.ndarray, limit: int = 6) -> list[np.ndarray]:
     no luminance edge), joined by a 3 × 3 dilation; a contour's hull is simplified at three
     tolerances, so a corner hidden by a finger or a background line crossing an edge still
     leaves a four-sided outline."""
-    blurred = cv2.GaussianBlur(small, (5, 5), 0)
-    grey = cv2.cvtColor(blurred, cv2.COLOR_BGR2GRAY)
-    edges = cv2.Canny(grey, 30, 100)
-    for ch in cv2.split(cv2.cvtColor(blurred, cv2.COLOR_BGR2Lab))[1:]:
-        edges |= cv2.Canny(ch, 20, 60)
-    edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
+    edges = cv2.dilate(edge_map(small), np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     total = small.shape[0] * small.shape[1]
     found: list[tuple[float, np.ndarray]] = []
@@ -331,8 +337,8 @@ def _inside(lines: list[TextLine], poly: np.ndarray) -> list[TextLine]:
 
 def _holds(quad: np.ndarray, box: np.ndarray) -> bool:
     """The quadrilateral holds the face's centre, the face (its longer side: it may lie
-    sideways) being 14–55 % of the quadrilateral's short side (layout.OUTLINE_FACE, the
-    confirmation's own rule), as a card's portrait is."""
+    sideways) being 14–55 % of the quadrilateral's short side (OUTLINE_FACE, the OCR
+    confirmation's rule too), as a card's portrait is."""
     x1, y1, x2, y2 = box
     q = quad.reshape(-1, 1, 2).astype(np.float32)
     if cv2.pointPolygonTest(q, (float(x1 + x2) / 2, float(y1 + y2) / 2), False) < 0:

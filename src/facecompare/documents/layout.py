@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from . import mrz
+from .evidence import OUTLINE_FACE, edge_map
 
 OCR_SIDE = 640  # px: long side of the image for the text detector when no face is checked
 OCR_FACE = 100  # px: a candidate portrait's height in the crop given to the text detector
@@ -24,7 +25,6 @@ OCR_MAX_SIDE = 960  # px: the crop's long side at most
 CROP_SIDE, CROP_ABOVE, CROP_BELOW = 4.5, 1.2, 2.0
 MIN_COLUMN = {"quad": 3, "frame": 4}  # aligned text lines beside the portrait, per outline
 LINE_H = (0.04, 0.40)  # text line height / face height on cards and data pages
-OUTLINE_FACE = (0.14, 0.55)  # face height / quadrilateral short side
 FRAME_FACE = (0.18, 0.50)  # face height / image short side, for a scan filling the frame
 FRAME_ASPECT = (1.36, 1.66)  # passport data pages 1.39–1.52 and ID-1 1.585 as scanned
 MAX_TILT = 25.0  # degrees: text lines this close to horizontal give the card's tilt
@@ -155,12 +155,18 @@ MIN_COLUMN_FIELDS = 4  # column lines needed before the captions are read
 FIELD_LINE_H = 0.08  # column line height / face height at least: the portrait's own card
 
 
+def field_column(lay: Layout) -> bool:
+    """A column worth reading as fields: at least MIN_COLUMN_FIELDS lines of card scale for
+    this face (a live face beside a held card sees the card's lines at a few % of its
+    height)."""
+    return lay.column >= MIN_COLUMN_FIELDS and lay.line_h >= FIELD_LINE_H
+
+
 def captions(ocr, view: np.ndarray, lay: Layout) -> int:
     """How many lines of the column open with a document field caption (read by the
-    recogniser): a card's text is labelled fields, a poster's, page's or sign's is not. Only
-    a column of at least MIN_COLUMN_FIELDS lines of card scale for this face is read (a live
-    face beside a held card sees the card's lines at a few % of its height)."""
-    if lay.column < MIN_COLUMN_FIELDS or lay.line_h < FIELD_LINE_H:
+    recogniser): a card's text is labelled fields, a poster's, page's or sign's is not. A
+    column that is not a ``field_column`` is not read (0)."""
+    if not field_column(lay):
         return 0
     found = 0
     for b in lay.lines:
@@ -215,7 +221,7 @@ MIN_EDGE_SIDES = 2  # sides of the block bounded by an edge (one may be the port
 
 def edge_sides(view: np.ndarray, box: np.ndarray, lines: tuple) -> int:
     """On how many sides (of top, bottom, left, right) a straight edge bounds the block of the
-    face and its column, within one face height of it and along most of it: a card has its
+    face and its column, within EDGE_REACH face heights of it and along 60 % of it: a card has its
     own edges around its portrait and fields even when a corner or a side is cut off by the
     frame; a page, poster or screen filling the frame has text, not edges, around them."""
     fh = float(box[3] - box[1])
@@ -228,10 +234,7 @@ def edge_sides(view: np.ndarray, box: np.ndarray, lines: tuple) -> int:
     rx2, ry2 = int(min(w, bx2 + m)), int(min(h, by2 + m))
     s = EDGE_FACE / max(fh, 1.0)
     crop = cv2.resize(view[ry1:ry2, rx1:rx2], None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-    blurred = cv2.GaussianBlur(crop, (5, 5), 0)
-    edges = cv2.Canny(cv2.cvtColor(blurred, cv2.COLOR_BGR2GRAY), 30, 100)
-    for ch in cv2.split(cv2.cvtColor(blurred, cv2.COLOR_BGR2Lab))[1:]:
-        edges |= cv2.Canny(ch, 20, 60)
+    edges = edge_map(crop)
     # the block in the crop's pixels
     b1x, b2x = (bx1 - rx1) * s, (bx2 - rx1) * s
     b1y, b2y = (by1 - ry1) * s, (by2 - ry1) * s

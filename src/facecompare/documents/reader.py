@@ -235,7 +235,7 @@ class DocumentReader:
                 elif (  # clearly upright faces only; the cheap edge test before the reading
                     fields
                     and norm >= _UPRIGHT_NORM
-                    and lay.column >= layout.MIN_COLUMN_FIELDS
+                    and layout.field_column(lay)
                     and layout.edge_sides(view, f.box, lay.lines) >= layout.MIN_EDGE_SIDES
                     and layout.captions(self.ocr, view, lay) >= layout.MIN_CAPTIONS
                 ):

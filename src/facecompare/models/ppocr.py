@@ -203,10 +203,11 @@ def choose_backend(name: str = "auto", flags: frozenset[str] | None = None) -> C
     """The text detector's backend (``Settings.ocr_backend``, FACECOMPARE_OCR_BACKEND).
 
     Its output only draws text boxes (no calibrated score depends on it), so it may run where
-    it is fastest. ``auto``: OpenVINO where the CPU has AVX-512 (f32: the same probabilities
-    as onnxruntime to 1e-6, 2× faster on an Intel Xeon; bf16 where the CPU computes it
-    natively, 6×; docs/documents.md), onnxruntime elsewhere (OpenVINO f32 ran the face models
-    no faster than onnxruntime on an AVX2-only AMD EPYC; this model not measured there)."""
+    it is fastest. ``auto``: OpenVINO where the CPU has AVX-512 (f32: onnxruntime's boxes,
+    1.9× faster on an Intel Xeon; bf16 where the CPU computes it natively, 3.8×, a few boxes
+    moved but the same document answers; benchmarks/ocr_backends.py, docs/documents.md),
+    onnxruntime elsewhere (OpenVINO f32 ran the face models no faster than onnxruntime on an
+    AVX2-only AMD EPYC; this model not measured there)."""
     if name not in OCR_BACKENDS:
         raise BackendError(f"FACECOMPARE_OCR_BACKEND must be one of {OCR_BACKENDS}, not {name!r}")
     flags = cpu_flags() if flags is None else flags
