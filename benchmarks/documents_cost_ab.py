@@ -7,8 +7,9 @@ A is ``src/facecompare/documents/`` as committed at ``--base`` (read with ``git 
 loaded as a package of its own beside the working tree's, so both run on the same loaded
 models, the same OCR session and the same images); B is the working tree. Images, all of the
 train half (the test half is held out): synthetic card photos (``synth_cards.card_plan``
-seed 0 + ``render``), hard-negative scenes (``hard_negatives.scenes`` seed 0) and selfies
-holding a card (``synth_cards.selfie_with_card``). For every image, A and B in turn (the order
+seed 0 + ``render``), hard-negative scenes (``hard_negatives.scenes`` seed 0; ``--stress``:
+the same with identity-document captions in their text) and selfies holding a card
+(``synth_cards.selfie_with_card``). For every image, A and B in turn (the order
 alternating, so a change of load hits both): ``find`` + ``portrait``, whether a document was
 found, the proof, the portrait box, and the CPU time (``time.process_time``, all threads; the
 least of ``--repeat`` runs).
@@ -84,11 +85,13 @@ def base_reader(rev: str, tmp: Path):
     return importlib.import_module(pkg + ".reader")
 
 
-def images(lfw: Path, docs: Path, cards: int, negatives: int, selfies: int):
+def images(lfw: Path, docs: Path, cards: int, negatives: int, selfies: int, stress: int = 0):
     for person, source, seed in card_plan(lfw, "train", cards):
         yield "card", render(lfw, docs, person, source, seed).image
     for sc in hard_negatives.scenes(lfw, "train", negatives, seed=0):
         yield "negative", sc.image
+    for sc in hard_negatives.scenes(lfw, "train", stress, seed=0, vocabulary="captions"):
+        yield "stress", sc.image
     plan = card_plan(lfw, "train", 2 * selfies, seed=3)
     for k in range(selfies):
         person, source, seed = plan[k]
@@ -125,6 +128,9 @@ def main() -> None:
     ap.add_argument("--cards", type=int, default=40)
     ap.add_argument("--negatives", type=int, default=40)
     ap.add_argument("--selfies", type=int, default=4)
+    ap.add_argument(
+        "--stress", type=int, default=0, help="hard-negative scenes with ID captions in their text"
+    )
     ap.add_argument("--repeat", type=int, default=1, help="runs per image and side (least CPU)")
     ap.add_argument("--profile", type=int, default=20, help="cards and scenes profiled")
     args = ap.parse_args()
@@ -142,7 +148,7 @@ def main() -> None:
             run(r, warm)
         rows: dict[str, list] = {}
         profiled: dict[str, list] = {"card": [], "negative": []}
-        todo = images(lfw, docs, args.cards, args.negatives, args.selfies)
+        todo = images(lfw, docs, args.cards, args.negatives, args.selfies, args.stress)
         for k, (kind, img) in enumerate(todo):
             order = (("A", a), ("B", b)) if k % 2 == 0 else (("B", b), ("A", a))
             res = dict((name, run(r, img, args.repeat)) for name, r in order)

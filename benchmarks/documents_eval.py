@@ -12,7 +12,8 @@ Figures:
    document found, portrait found, selfie-vs-card TAR at the document-photo err_01 of the
    calibration file (fitted on the train half) and the realised FAR;
 4. cost: document check + portrait against the plain photo path (largest face), same images,
-   same run (the OCR models loaded before the timing);
+   same run (the OCR models loaded before the timing); and as a user sees it: ``Engine.compare``
+   of a card and a selfie with ``image1_is_document`` against the same pair without flags;
 5. hard negatives (issue 14): held-out scenes of facecompare.lab.data.hard_negatives (test half
    of the people, seed 1): posters, logo walls, signs, printed T-shirts, book pages, screenshots, a
    sheet of paper or a phone held up; the same scenes with identity-document field captions in
@@ -37,7 +38,8 @@ import cv2
 import numpy as np
 
 from facecompare.calibration import DOCUMENT_PHOTO, default_path, load_calibration
-from facecompare.compare import Engine
+from facecompare.compare import CompareRequest, Engine
+from facecompare.errors import FaceCompareError
 from facecompare.lab.data import hard_negatives
 from facecompare.lab.data.datasets import lfw_images, shared_dir
 from facecompare.lab.data.synth_cards import card_plan, render, selfie_with_card
@@ -156,6 +158,51 @@ def cost(engine: Engine, lfw: Path, docs: Path, n: int = 20) -> dict[str, float]
     }
 
 
+def compare_cost(engine: Engine, lfw: Path, docs: Path, n: int = 20, repeats: int = 3) -> dict:
+    """What a user waits for: ``Engine.compare`` of a card photo (JPEG) and a selfie (the
+    person's LFW photo upscaled to 960 × 960, JPEG) with ``image1_is_document`` against the
+    same pair without flags, alternating, ``repeats`` times; wall ms, medians."""
+    pairs = []
+    for person, source, seed in card_plan(lfw, "test", n, seed=7):
+        card = render(lfw, docs, person, source, seed).image
+        selfie = cv2.resize(cv2.imread(str(lfw / "images" / source)), (960, 960))
+        pairs.append(
+            tuple(cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+                  for im in (card, selfie))
+        )  # fmt: skip
+
+    def wall(req: CompareRequest) -> float | None:
+        t0 = time.perf_counter()
+        try:
+            engine.compare(req)
+        except FaceCompareError:
+            return None
+        return time.perf_counter() - t0
+
+    _ = engine.documents.ocr
+    for a, b in pairs[:2]:  # first runs of each input shape out of the timings
+        wall(CompareRequest(a, b, image1_is_document=True))
+        wall(CompareRequest(a, b))
+    plain, document = [], []
+    for rep in range(repeats):
+        for k, (a, b) in enumerate(pairs):
+            reqs = [CompareRequest(a, b), CompareRequest(a, b, image1_is_document=True)]
+            if (k + rep) % 2:
+                reqs.reverse()
+            times = {r.image1_is_document: wall(r) for r in reqs}
+            if None not in times.values():
+                plain.append(times[False])
+                document.append(times[True])
+    p, d = float(np.median(plain)) * 1000, float(np.median(document)) * 1000
+    return {
+        "plain_ms": p,
+        "document_ms": d,
+        "added_ms": d - p,
+        "added_median_ms": float(np.median(np.subtract(document, plain))) * 1000,
+        "pairs": len(plain),
+    }
+
+
 def plot(genuine: np.ndarray, impostor: np.ndarray, t01: float, out: Path) -> None:
     import matplotlib
 
@@ -182,6 +229,7 @@ def main() -> None:
     ap.add_argument("--selfie-cards", type=int, default=100, help="selfies holding a card")
     ap.add_argument("--asian", type=int, default=500, help="korean-family sample (0: all)")
     ap.add_argument("--out", type=Path, default=Path("reports"))
+    ap.add_argument("--cost-only", action="store_true", help="only the two cost figures")
     args = ap.parse_args()
     shared = shared_dir() / "datasets"
     lfw, docs = shared / "lfw", shared / "id-documents"
@@ -189,6 +237,15 @@ def main() -> None:
     t_load = time.perf_counter()
     _ = engine.documents.ocr
     ocr_load_s = time.perf_counter() - t_load
+    if args.cost_only:
+        c, cc = cost(engine, lfw, docs), compare_cost(engine, lfw, docs)
+        print(
+            f"find + portrait vs largest face: added {c['added_ms']:.0f} ms (document "
+            f"{c['document_ms']:.0f}, plain {c['plain_ms']:.0f}); Engine.compare: added "
+            f"{cc['added_ms']:.0f} ms (document {cc['document_ms']:.0f}, plain "
+            f"{cc['plain_ms']:.0f}, median of differences {cc['added_median_ms']:.0f})"
+        )
+        return
 
     spec = specimens(engine, docs)
     n_false, n_lfw, false_hits = lfw_false(engine, lfw, args.lfw_sample)
@@ -214,6 +271,7 @@ def main() -> None:
     rot = cards.rotation
     turned = np.isin(rot, (90, 180))
     c = cost(engine, lfw, docs)
+    cc = compare_cost(engine, lfw, docs)
 
     with_portrait = [r for r in spec if r["has_portrait"]]
     lines = [
@@ -254,6 +312,9 @@ def main() -> None:
         f"  cost, median of 20 card photos: plain photo path {c['plain_ms']:.0f} ms, "
         f"document check + portrait {c['document_ms']:.0f} ms, added {c['added_ms']:.0f} ms "
         f"(p90 {c['added_p90_ms']:.0f} ms); OCR models loaded on first use in {ocr_load_s:.2f} s",
+        f"  cost as a user sees it, Engine.compare(card, selfie), {cc['pairs']} timings: no flag "
+        f"{cc['plain_ms']:.0f} ms, image1_is_document {cc['document_ms']:.0f} ms, added "
+        f"{cc['added_ms']:.0f} ms (median of per-pair differences {cc['added_median_ms']:.0f})",
         "  portrait found / document found by rotation: "
         + ", ".join(
             f"{r}°: {cards.doc_found[rot == r].mean() * 100:.1f} / "
@@ -279,6 +340,7 @@ def main() -> None:
             "impostor_pairs": int(impostor.size),
         },
         "cost": c,
+        "compare_cost": cc,
         "hard_negatives": {
             "per_kind": scene_per,
             "false": sum(scene_flags),

@@ -387,3 +387,55 @@ def test_api_document_flags(server, api_key, engine):
 
     r = post(server, api_key, {"image1": selfie, "image2": selfie})
     assert r["thresholds"] == engine.calibrated.thresholds(PHOTO_PHOTO)
+
+
+def test_document_compare_reuses_the_portrait_embedding_and_answers_in_order(engine):
+    """With a document flag the portrait's embedding is the reader's (the same as embedding its
+    crop again), the photo takes the photo path (on the pool meanwhile), side by side or not;
+    errors keep the documented order: a decode error (image1 first) before
+    CAN_NOT_DETECT_IDCARD before a missing face."""
+    from facecompare import imaging
+    from facecompare.compare import CompareRequest
+    from facecompare.errors import ErrorCode, FaceCompareError
+    from facecompare.pipeline import PARAMS
+
+    c = card(1)
+    people = synth_cards.people_with_pairs(LFW, "test")
+    name, num = people[c.person][1].split("/")[1][:-4].rsplit("_", 1)
+
+    def jpeg(img: np.ndarray) -> bytes:
+        return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+
+    doc, selfie = jpeg(c.image), jpeg(upscaled(lfw_image(name, int(num))))
+    req = CompareRequest(doc, selfie, image1_is_document=True)
+    results = [engine.compare(req, side_by_side=s) for s in (True, False)]
+    assert results[0].cosine == pytest.approx(results[1].cosine, abs=1e-5)
+    assert results[0].scenario == DOCUMENT_PHOTO
+    # the same cosine from the two crops embedded afresh
+    card_img = cv2.imdecode(np.frombuffer(doc, np.uint8), cv2.IMREAD_COLOR)
+    portrait = engine.documents.portrait(card_img, engine.documents.find(card_img))
+    (data, header), = imaging.checked((selfie,), engine.settings.limits, PARAMS[1:])
+    photo = engine.pipeline.photo(data, header, PARAMS[1], engine.settings.reduced_decode)
+    emb, _ = engine.pipeline.embedder.embed([portrait.crop, photo.crop])
+    assert results[1].cosine == pytest.approx(float(emb[0] @ emb[1]), abs=1e-4)
+    # verified_document alone, the document second: image1 is the photo
+    r = engine.compare(CompareRequest(selfie, doc, verified_document=True))
+    assert r.cosine == pytest.approx(results[0].cosine, abs=1e-4)
+
+    truncated = doc[:5000]
+    blank = jpeg(np.full((600, 600, 3), 200, np.uint8))  # decodes, no face, not a document
+    cases = [
+        # (image1, image2, flags, the error)
+        (selfie, truncated, {"image1_is_document": True}, "UNSUPPORTED_FORMAT: image2"),
+        (truncated, doc, {"image2_is_document": True}, "UNSUPPORTED_FORMAT: image1"),
+        (selfie, doc, {"image1_is_document": True}, "CAN_NOT_DETECT_IDCARD: image1"),
+        (blank, blank, {"verified_document": True}, "CAN_NOT_DETECT_IDCARD: image1"),
+        (doc, blank, {"image1_is_document": True}, "CAN_NOT_DETECT_FACE: image2"),
+        (blank, doc, {"verified_document": True}, "CAN_NOT_DETECT_FACE: image1"),
+    ]
+    for a, b, flags, want in cases:
+        for side in (True, False):
+            with pytest.raises(FaceCompareError) as err:
+                engine.compare(CompareRequest(a, b, **flags), side_by_side=side)
+            code, param = want.split(": ")
+            assert (err.value.code, err.value.param) == (ErrorCode[code], param), (flags, side)

@@ -8,7 +8,7 @@ goes through the document reader (``documents/reader.py``), whose portrait is th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -87,12 +87,7 @@ class Engine:
         datas, headers = [d for d, _ in checked], [h for _, h in checked]
         docs: list[Document | None] = [None, None]
         if req.verified_document or req.image1_is_document or req.image2_is_document:
-            imgs = [imaging.decode(d, h, p) for d, h, p in zip(datas, headers, PARAMS, strict=True)]
-            docs = self._documents(imgs, req)
-            found = [
-                self._face(img, doc, p) for img, doc, p in zip(imgs, docs, PARAMS, strict=True)
-            ]
-            emb, norms = self.pipeline.embedder.embed([f.crop for f in found])
+            found, emb, norms, docs = self._with_documents(datas, headers, req, side_by_side)
         else:  # two photos: the fast path (docs/performance.md)
             found, emb, norms = self.pipeline.two_photos(
                 datas, headers, req.blur_detection, side_by_side
@@ -118,35 +113,93 @@ class Engine:
             flipped=flipped,
         )
 
-    def _documents(self, imgs: list[np.ndarray], req: CompareRequest) -> list[Document | None]:
-        """The documents the flags ask for: each ``imageN_is_document`` image must be one;
-        ``verified_document`` alone needs one of the two (image1 looked at first)."""
-        required = [req.image1_is_document, req.image2_is_document]
-        docs: list[Document | None] = [None, None]
-        for i, param in enumerate(PARAMS):
-            if required[i]:
-                docs[i] = self.documents.find(imgs[i])
-                if docs[i] is None:
-                    raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, param)
-        if req.verified_document and not any(required):
-            for i in range(2):
-                docs[i] = self.documents.find(imgs[i])
-                if docs[i] is not None:
-                    break
-            else:
-                raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, PARAMS[0])
-        return docs
+    def _with_documents(
+        self,
+        datas: list[bytes],
+        headers: list[imaging.ImageHeader],
+        req: CompareRequest,
+        side_by_side: bool,
+    ) -> tuple[list[FoundFace], np.ndarray, np.ndarray, list[Document | None]]:
+        """Faces, embeddings, norms and documents when a document flag is set.
 
-    def _face(self, img: np.ndarray, doc: Document | None, param: str) -> FoundFace:
-        """A document's portrait, or a photo's largest face."""
-        face = (
-            self.documents.portrait(img, doc)
-            if doc
-            else self.pipeline.largest_face(img, self.settings.min_face)
-        )
-        if face is None:
-            raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
-        return face
+        Each ``imageN_is_document`` image must be a document; ``verified_document`` alone needs
+        one of the two (image1 looked at first). A document image is decoded at full scale and
+        read (``DocumentReader.find``); its portrait is the face, embedded while the reader chose
+        it. The other image is a photo and takes the photo path (reduced decode, largest face):
+        side by side, on the image pool while the document is read (for ``verified_document``
+        alone, image2 is expected to be the photo; when image1 is not a document, image1 is the
+        photo, on this thread after image2's reading). Errors answer in the documented order:
+        any decode error (image1 first), then CAN_NOT_DETECT_IDCARD, then any missing face."""
+        required = [req.image1_is_document, req.image2_is_document]
+        readable = [i for i in range(2) if required[i]] or [0, 1]  # looked at as documents
+        reduce = self.settings.reduced_decode and not req.blur_detection
+
+        def photo(i: int) -> tuple | FaceCompareError | None:
+            try:
+                return self.pipeline.embedded_photo(datas[i], headers[i], PARAMS[i], reduce)
+            except FaceCompareError as err:  # a decode error: answered in order below
+                return err
+
+        started = {}  # the expected photo on the image pool while the document is read
+        if side_by_side:
+            expected = ([i for i in range(2) if i not in readable] or [1])[0]
+            started[expected] = self.pipeline.beside(photo, expected)
+        docs: list[Document | None] = [None, None]
+        imgs: dict[int, np.ndarray] = {}
+        errors: dict[int, FaceCompareError] = {}  # decode errors per image
+        idcard: FaceCompareError | None = None
+        for i in readable:
+            try:
+                imgs[i] = imaging.decode(datas[i], headers[i], PARAMS[i])
+            except FaceCompareError as err:
+                errors[i] = err
+                break
+            docs[i] = self.documents.find(imgs[i])
+            if docs[i] is None and required[i]:
+                idcard = FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, PARAMS[i])
+                break
+            if docs[i] is not None and not any(required):
+                break  # verified_document: one document is enough
+        else:
+            if all(d is None for d in docs):
+                idcard = FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, PARAMS[0])
+        # the photos: each image that is not a document (after an error, only those whose
+        # decoding is still to be checked)
+        results: dict[int, tuple | None] = {}
+        for i in range(2):
+            if docs[i] is not None or i in errors or ((errors or idcard) and i in imgs):
+                continue
+            r = started[i]() if i in started else photo(i)
+            if isinstance(r, FaceCompareError):
+                errors[i] = r
+            else:
+                results[i] = r
+        for i, job in started.items():  # the speculative photo job is never left running
+            if i not in results and i not in errors:
+                job()
+        for i in range(2):
+            if i in errors:
+                raise errors[i]
+        if idcard is not None:
+            raise idcard
+        found: list[FoundFace] = []
+        for i in range(2):
+            if docs[i] is not None:
+                face = self.documents.portrait(imgs[i], docs[i])
+            else:
+                r = results.get(i)
+                face = None if r is None else replace(r[0], embedding=r[1], norm=r[2])
+            if face is None:
+                raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, PARAMS[i])
+            found.append(face)
+        todo = [k for k, f in enumerate(found) if f.embedding is None]
+        if todo:  # a portrait the reader did not embed (a document proven by its MRZ only)
+            emb_new, norms_new = self.pipeline.embedder.embed([found[k].crop for k in todo])
+            for j, k in enumerate(todo):
+                found[k] = replace(found[k], embedding=emb_new[j], norm=float(norms_new[j]))
+        emb = np.stack([f.embedding for f in found])
+        norms = np.array([f.norm for f in found], np.float64)
+        return found, emb, norms, docs
 
     def _check_blur(self, found: list[FoundFace], norms: np.ndarray) -> None:
         """IMAGE_BLURED when a face's quality score is below the calibrated threshold (chosen by

@@ -38,6 +38,10 @@ _MARGIN = (127, 127, 127)  # the grey frame of the border retry (Pipeline.faces)
 class FoundFace:
     face: Face  # in the coordinates of the image it was detected in
     crop: np.ndarray  # aligned 112×112 BGR
+    # the crop's unit embedding and feature norm when a step has already computed them (the
+    # document reader embeds its candidate portraits to choose among them)
+    embedding: np.ndarray | None = None
+    norm: float | None = None
 
 
 def with_pack_defaults(settings: Settings, pack: ModelPack) -> Settings:

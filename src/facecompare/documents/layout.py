@@ -39,6 +39,7 @@ class Layout:
     line_h: float  # median height of the column's lines / face height
     outline: str  # "quad", "frame" or ""
     lines: tuple = ()  # the column's text boxes (view coordinates)
+    tilt: float = 0.0  # degrees: the direction of the card's text lines in the view (``_tilt``)
 
     @property
     def ok(self) -> bool:
@@ -134,12 +135,14 @@ def layout(boxes: list, box: np.ndarray, quads: list, shape: tuple) -> Layout:
     outline test keeps the view's own coordinates."""
     box = np.asarray(box, np.float64)
     centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-    turned = _deskewed(boxes, _tilt(boxes), centre)
+    tilt = _tilt(boxes)
+    turned = _deskewed(boxes, tilt, centre)
     keep = [k for k, b in enumerate(turned) if abs(b.angle) <= 12 and b.length >= b.height]
     col, side, lh = _column([turned[k] for k in keep], box)
     chosen = {id(b) for b in col}
     col_view = [boxes[k] for k in keep if id(turned[k]) in chosen]
-    return Layout(len(col), side, lh, _outline(quads, shape, box, col_view), tuple(col_view))
+    outline = _outline(quads, shape, box, col_view)
+    return Layout(len(col), side, lh, outline, tuple(col_view), tilt)
 
 
 # Field captions that open a line of an identity document (ICAO 9303 data-page captions and
@@ -148,8 +151,10 @@ def layout(boxes: list, box: np.ndarray, quads: list, shape: tuple) -> Layout:
 # are not among them.
 CAPTIONS = (
     "SURNAME", "GIVENNAME", "LASTNAME", "FIRSTNAME", "DATEOFBIRTH", "BIRTH", "SEX",
-    "NATIONALITY", "EXPIR", "DATEOFISSUE", "IDENTIFICATION", "PASSPORT", "AUTHORITY",
+    "NATIONALITY", "EXPIR", "DATEOFISSUE", "DATEOFEXPIR", "IDENTIFICATION", "PASSPORT",
+    "AUTHORITY",
 )  # fmt: skip
+FUZZY_CAPTION = 6  # letters: a caption this long still matches with one letter misread
 MIN_CAPTIONS = 2  # column lines that open with a caption: a card's fields, not prose
 MIN_COLUMN_FIELDS = 4  # column lines needed before the captions are read
 FIELD_LINE_H = 0.08  # column line height / face height at least: the portrait's own card
@@ -162,6 +167,31 @@ def field_column(lay: Layout) -> bool:
     return lay.column >= MIN_COLUMN_FIELDS and lay.line_h >= FIELD_LINE_H
 
 
+def _one_edit(a: str, b: str) -> bool:
+    """``a`` and ``b`` differ by at most one substituted, inserted or deleted letter."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
+    short, long_ = sorted((a, b), key=len)
+    k = next((i for i, (x, y) in enumerate(zip(short, long_, strict=False)) if x != y), len(short))
+    return short[k:] == long_[k + 1 :]
+
+
+def opens_with_caption(letters: str) -> bool:
+    """The letters of a line (upper case, A–Z only) open with a field caption: exactly, or
+    for a caption of FUZZY_CAPTION letters or more with one letter misread, dropped or added
+    ("DATEOFEXPLRY", "LASTAME")."""
+    if letters.startswith(CAPTIONS):
+        return True
+    return any(
+        _one_edit(c, letters[: len(c) + d])
+        for c in CAPTIONS
+        if len(c) >= FUZZY_CAPTION
+        for d in (-1, 0, 1)
+    )
+
+
 def captions(ocr, view: np.ndarray, lay: Layout) -> int:
     """How many lines of the column open with a document field caption (read by the
     recogniser): a card's text is labelled fields, a poster's, page's or sign's is not. A
@@ -172,7 +202,7 @@ def captions(ocr, view: np.ndarray, lay: Layout) -> int:
     for b in lay.lines:
         text, prob = ocr.recognizer.read(view, b)
         letters = "".join(c for c in text.upper() if "A" <= c <= "Z")
-        if prob >= 0.5 and letters.startswith(CAPTIONS):
+        if prob >= 0.5 and opens_with_caption(letters):
             found += 1
             if found >= MIN_CAPTIONS:
                 break
@@ -219,11 +249,21 @@ EDGE_REACH, EDGE_IN = 1.5, 0.15
 MIN_EDGE_SIDES = 2  # sides of the block bounded by an edge (one may be the portrait's own)
 
 
-def edge_sides(view: np.ndarray, box: np.ndarray, lines: tuple) -> int:
+EDGE_ANGLE = 12.0  # degrees: an edge's direction off the card's text direction (or its normal)
+EDGE_GAP = 3  # px at EDGE_FACE: gaps an edge may have
+
+
+def edge_sides(
+    view: np.ndarray, box: np.ndarray, lines: tuple, tilt: float = 0.0, text: list | tuple = ()
+) -> int:
     """On how many sides (of top, bottom, left, right) a straight edge bounds the block of the
     face and its column, within EDGE_REACH face heights of it and along 60 % of it: a card has its
     own edges around its portrait and fields even when a corner or a side is cut off by the
-    frame; a page, poster or screen filling the frame has text, not edges, around them."""
+    frame; a page, poster or screen filling the frame has text, not edges, around them.
+    ``tilt``: the direction of the card's text (``Layout.tilt``); the card's edges run along it
+    and across it, not along the view's axes, when the card is held at an angle. ``text``: every
+    text box found around the face; their edges are left out (the tops and feet of a line's
+    letters line up into straight "edges" across the small gaps an edge may have)."""
     fh = float(box[3] - box[1])
     xs = [box[0], box[2], *(p[0] for b in lines for p in b.points)]
     ys = [box[1], box[3], *(p[1] for b in lines for p in b.points)]
@@ -235,22 +275,25 @@ def edge_sides(view: np.ndarray, box: np.ndarray, lines: tuple) -> int:
     s = EDGE_FACE / max(fh, 1.0)
     crop = cv2.resize(view[ry1:ry2, rx1:rx2], None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
     edges = edge_map(crop)
+    for b in text:
+        pts = np.round((np.asarray(b.points, np.float64) - (rx1, ry1)) * s).astype(np.int32)
+        cv2.fillPoly(edges, [pts], 0)
     # the block in the crop's pixels
     b1x, b2x = (bx1 - rx1) * s, (bx2 - rx1) * s
     b1y, b2y = (by1 - ry1) * s, (by2 - ry1) * s
     f = EDGE_FACE
     shortest = min(b2x - b1x, b2y - b1y)
     segs = cv2.HoughLinesP(
-        edges, 1, np.pi / 180, 40, minLineLength=int(0.5 * shortest), maxLineGap=3
+        edges, 1, np.pi / 180, 40, minLineLength=int(0.5 * shortest), maxLineGap=EDGE_GAP
     )
     sides = set()
     for x1, y1, x2, y2 in [] if segs is None else segs.reshape(-1, 4):
-        ang = np.degrees(np.arctan2(y2 - y1, x2 - x1)) % 180
+        ang = (np.degrees(np.arctan2(y2 - y1, x2 - x1)) - tilt) % 180
         # along: the segment's extent on its own axis; across: where it lies on the other
-        if min(ang, 180 - ang) <= 12:  # horizontal: a top or bottom edge
+        if min(ang, 180 - ang) <= EDGE_ANGLE:  # horizontal: a top or bottom edge
             along, across, block, span = (x1, x2), (y1 + y2) / 2, (b1x, b2x), (b1y, b2y)
             names = ("top", "bottom")
-        elif abs(ang - 90) <= 12:  # vertical: a left or right edge
+        elif abs(ang - 90) <= EDGE_ANGLE:  # vertical: a left or right edge
             along, across, block, span = (y1, y2), (x1 + x2) / 2, (b1y, b2y), (b1x, b2x)
             names = ("left", "right")
         else:

@@ -103,8 +103,12 @@ class DocumentReader:
                     back = unrotate(faces[0], rot, shape, (x1, y1))
                     new.append(FoundFace(back, self.pipeline.aligned(view, faces[0])))
             if new:
-                cands += new
-                norms += embedder.embed([f.crop for f in new])[1].tolist()
+                embs, new_norms = embedder.embed([f.crop for f in new])
+                cands += [
+                    replace(f, embedding=e, norm=float(n))
+                    for f, e, n in zip(new, embs, new_norms, strict=True)
+                ]
+                norms += new_norms.tolist()
                 if max(norms) >= embedder.upright_norm:
                     break
         if not cands:
@@ -189,9 +193,10 @@ class DocumentReader:
                 found = []
                 if faces:
                     crops = [self.pipeline.aligned(view, f) for f in faces]
-                    norms_ = embedder.embed(crops)[1].tolist()
-                    for k, (f, crop, norm) in enumerate(zip(faces, crops, norms_, strict=True)):
-                        found.append((norm, k, rot, view, f, crop))
+                    embs, norms_ = embedder.embed(crops)
+                    for k, (f, crop) in enumerate(zip(faces, crops, strict=True)):
+                        norm = float(norms_[k])
+                        found.append((norm, k, rot, view, f, crop, embs[k]))
                 memo["faces", rot] = found
             return memo["faces", rot]
 
@@ -215,7 +220,7 @@ class DocumentReader:
             found_norms: list[float] = []
             by_fields: list[tuple[float, FoundFace, float]] = []  # (area, face, norm)
             confirmed: set = set()  # one confirmed face per turn, as the layout test allows
-            for norm, k, rot, view, f, crop in sorted(pending, key=lambda c: (-c[0], c[1])):
+            for norm, k, rot, view, f, crop, emb in sorted(pending, key=lambda c: (-c[0], c[1])):
                 if rot in confirmed:
                     continue
                 q = [rotate_points(p, rot, (h, w)) for p in doc.evidence.quads]
@@ -227,7 +232,8 @@ class DocumentReader:
                 by_mrz = mrz_length > 0 and 0.12 <= fh / mrz_length <= 0.5
                 if lay.ok or by_mrz:
                     back = unrotate(f, rot, (h, w), (0, 0))
-                    found.append((FoundFace(back, crop), lay.reason if lay.ok else "mrz"))
+                    face = FoundFace(back, crop, emb, norm)
+                    found.append((face, lay.reason if lay.ok else "mrz"))
                     found_norms.append(norm)
                     confirmed.add(rot)
                     if norm >= _UPRIGHT_NORM:
@@ -236,12 +242,13 @@ class DocumentReader:
                     fields
                     and norm >= _UPRIGHT_NORM
                     and layout.field_column(lay)
-                    and layout.edge_sides(view, f.box, lay.lines) >= layout.MIN_EDGE_SIDES
+                    and layout.edge_sides(view, f.box, lay.lines, lay.tilt, tb)
+                    >= layout.MIN_EDGE_SIDES
                     and layout.captions(self.ocr, view, lay) >= layout.MIN_CAPTIONS
                 ):
                     # no outline (a card cut by the frame, or on a background of its colour)
                     back = unrotate(f, rot, (h, w), (0, 0))
-                    by_fields.append((f.area, FoundFace(back, crop), norm))
+                    by_fields.append((f.area, FoundFace(back, crop, emb, norm), norm))
             if by_fields and not found:
                 _, face, norm = min(by_fields, key=lambda t: t[0])
                 return [(face, "layout+fields")], [norm], True  # its norm is >= _UPRIGHT_NORM
