@@ -52,15 +52,15 @@ class DocumentReader:
 
     def find(self, img: np.ndarray) -> evidence.Document | None:
         """The document in an image, confirmed by OCR, with its portrait, or None."""
-        doc = self._candidate(img)
+        look = _Views(self, img)  # what this call has looked at, kept for every step below
+        doc = self._candidate(img, look)
         if doc is None:
             return None
         # the text detector reads upright lines only: it runs around each upright face of a
         # view (card-sized crops) and, for an MRZ without such a face, on the first view
         boxes: dict[int | None, list] = {}
         views = SIDEWAYS if doc.vertical else LANDSCAPE
-        memo: dict = {}  # the faces and text boxes of each view, for both calls below
-        found = self._verified_portrait(img, doc, boxes, views, memo=memo)
+        found = self._verified_portrait(look, doc, boxes, views)
         if found is not None:
             return replace(doc, portrait=found[0], proof=found[1])
         if not boxes:
@@ -68,7 +68,7 @@ class DocumentReader:
         for rot, bx in boxes.items():
             code, length = layout.read_mrz(self.ocr, turn(img, rot), bx)
             if code:
-                found = self._verified_portrait(img, doc, boxes, views, length, memo)
+                found = self._verified_portrait(look, doc, boxes, views, length)
                 return replace(doc, portrait=None if found is None else found[0], proof="mrz")
         return None
 
@@ -116,22 +116,34 @@ class DocumentReader:
         return cands[int(np.argmax(norms))]
 
     # -- steps --------------------------------------------------------------------------------
-    def _candidate(self, img: np.ndarray) -> evidence.Document | None:
+    def _candidate(self, img: np.ndarray, look: _Views | None = None) -> evidence.Document | None:
         """The document in an image by the classical evidence (text lines, MRZ, quadrilateral,
         face beside text), if any.
 
         When the text alone is not conclusive but present, the detector also looks at the image
-        turned (90° both ways for vertical text, else 180°) for the face-beside-text signal."""
+        turned (90° both ways for vertical text, else 180°) for the face-beside-text signal.
+        ``look``: the detector's faces of each view go there for the portrait search; and while
+        the text and outlines are measured, the upright view's largest face is aligned and
+        embedded, and when its feature norm is that of an upright portrait the text around it is
+        detected: the first steps of the search on an upright card, done while this thread would
+        otherwise wait (on a photo that is no document they are spent for nothing)."""
         detector = self.pipeline.detector
         det = self.settings.det_retry_size, self.settings.det_threshold  # documents: 640
+        look = _Views(self, img) if look is None else look
         # the text and outlines (for both analyses below) on the other core meanwhile
         measured = self.pipeline.beside(evidence.measure, img)
         faces = detector.detect(img, *det)
+        look.detected[None] = faces
+        if look.faces(None)[1]:
+            norm = look.candidate(None, 0)[0]
+            if norm >= _LAZY_NORM:
+                look.text(None, 0)
         page = measured()
         ev = evidence.analyse(img, [f.box for f in faces], page)
         if not ev.is_document and ev.lines >= _TURN_MIN_LINES:
             for rot in SIDEWAYS if ev.vertical else (cv2.ROTATE_180,):
-                found = [f for f in detector.detect(cv2.rotate(img, rot), *det) if upright(f)]
+                look.detected[rot] = detector.detect(cv2.rotate(img, rot), *det)
+                found = [f for f in look.detected[rot] if upright(f)]
                 if found:
                     faces = faces + [unrotate(f, rot, img.shape, (0, 0)) for f in found]
                     ev = evidence.analyse(img, [f.box for f in faces], page)
@@ -139,12 +151,11 @@ class DocumentReader:
         return evidence.document(ev, tuple(faces))
 
     def _view_faces(
-        self, img: np.ndarray, doc: evidence.Document, rot: int | None, whole: bool = False
+        self, img: np.ndarray, doc: evidence.Document, rot: int | None
     ) -> tuple[np.ndarray, list[Face]]:
-        """The document region (``whole``: the image) turned by ``rot`` and its upright
-        qualifying faces, largest first (the upright full image reuses the candidate's
-        detection)."""
-        x1, y1, x2, y2 = (0, 0, img.shape[1], img.shape[0]) if whole else doc.region
+        """The document region turned by ``rot`` and its upright qualifying faces, largest
+        first (the upright full image reuses the candidate's detection)."""
+        x1, y1, x2, y2 = doc.region
         crop = img[y1:y2, x1:x2]
         view = crop if rot is None else cv2.rotate(crop, rot)
         full = (x1, y1, x2, y2) == (0, 0, img.shape[1], img.shape[0])
@@ -157,53 +168,31 @@ class DocumentReader:
 
     def _verified_portrait(
         self,
-        img: np.ndarray,
+        look: _Views,
         doc: evidence.Document,
         boxes: dict,
         views: tuple,
         mrz_length: float = 0.0,
-        memo: dict | None = None,
     ) -> tuple[FoundFace, str] | None:
         """The portrait confirmed by the text around it, and what confirmed it, or None.
 
         ``boxes``: the text boxes of each view, filled as views are looked at. The two turns of
         the text direction first (``views``), the other two only when those confirm no face
         with a clearly upright feature norm. The largest upright faces of each view are aligned
-        and embedded first; the layout test (``layout.layout``, one text-detector run each) then
-        takes them in order of feature norm (a wrongly turned face embeds with a small norm) and
-        stops at the first confirmed face with a clearly upright norm: one text-detector run
-        for most cards instead of one per turn (same portraits on the development cards, 34 %
-        less time: docs/documents.md). The second turn of a pair is looked at only when the
-        first confirms no face of a norm ≥ _LAZY_NORM (its face detection is most of the
-        rest). With a validated MRZ of ``mrz_length`` px, a face whose height is 12–50 % of the
-        MRZ line is a portrait too. Without a clearly upright one, the confirmed face of the
-        largest norm wins. ``memo``: the faces and text boxes of each view, kept between the
+        and embedded first (``_Views``); the layout test (``layout.layout``, one text-detector
+        run each) then takes them in order of feature norm (a wrongly turned face embeds with a
+        small norm) and stops at the first confirmed face with a clearly upright norm: one
+        text-detector run for most cards instead of one per turn (same portraits on the
+        development cards, 34 % less time: docs/documents.md). Before that, the largest face of
+        the first turn alone: confirmed with a norm ≥ _LAZY_NORM it ends the search before
+        the second turn's face detection (most of the rest) and before the other faces are
+        embedded. With a validated MRZ of ``mrz_length`` px, a face whose height is 12–50 % of
+        the MRZ line is a portrait too. Without a clearly upright one, the confirmed face of
+        the largest norm wins. ``look``: the faces and text boxes of each view, kept between the
         calls of one ``find`` (the MRZ call looks at the same faces again)."""
+        img = look.img
         h, w = img.shape[:2]
         other = LANDSCAPE if views == SIDEWAYS else SIDEWAYS
-        embedder = self.pipeline.embedder
-        memo = {} if memo is None else memo
-
-        def candidates(rot: int | None) -> list:
-            """Every upright candidate of a view, aligned and embedded (cheap), so that the
-            text detector (the expensive step) runs on the most upright face first."""
-            if ("faces", rot) not in memo:
-                view, faces = self._view_faces(img, doc, rot, whole=True)
-                faces = faces[:_PORTRAIT_CANDIDATES]
-                found = []
-                if faces:
-                    crops = [self.pipeline.aligned(view, f) for f in faces]
-                    embs, norms_ = embedder.embed(crops)
-                    for k, (f, crop) in enumerate(zip(faces, crops, strict=True)):
-                        norm = float(norms_[k])
-                        found.append((norm, k, rot, view, f, crop, embs[k]))
-                memo["faces", rot] = found
-            return memo["faces", rot]
-
-        def text(rot: int | None, k: int, view: np.ndarray, f: Face) -> list:
-            if ("text", rot, k) not in memo:
-                memo["text", rot, k] = layout.text_near(self.ocr, view, f.box)
-            return memo["text", rot, k]
 
         def walk(
             pending: list, record: bool = True, fields: bool = True
@@ -224,7 +213,7 @@ class DocumentReader:
                 if rot in confirmed:
                     continue
                 q = [rotate_points(p, rot, (h, w)) for p in doc.evidence.quads]
-                tb = text(rot, k, view, f)
+                tb = look.text(rot, k)
                 if record:
                     boxes.setdefault(rot, []).extend(tb)
                 lay = layout.layout(tb, f.box, q, view.shape)
@@ -257,15 +246,15 @@ class DocumentReader:
         cands: list[tuple[FoundFace, str]] = []
         norms: list[float] = []
         for turns in (views, other):
-            # the first turn alone: a confirmed face there of a norm no wrong turn reaches
-            # (_LAZY_NORM) ends the search before the second turn's face detection. Only such
-            # faces are tested here, and their text boxes are kept for the walk over both
-            # turns: the text detector never runs twice on one face
-            upright_first = [c for c in candidates(turns[0]) if c[0] >= _LAZY_NORM]
-            found, _, done = walk(upright_first, record=False, fields=False)
+            # the first turn's largest face alone: confirmed with a norm no wrong turn reaches
+            # (_LAZY_NORM), it ends the search before the second turn's face detection and
+            # before the first turn's other faces are embedded. Its text boxes are kept for the
+            # walk over both turns: the text detector never runs twice on one face
+            first = [look.candidate(turns[0], 0)] if look.faces(turns[0])[1] else []
+            found, _, done = walk([c for c in first if c[0] >= _LAZY_NORM], False, False)
             if done:
                 return found[-1]
-            found, found_norms, done = walk(candidates(turns[0]) + candidates(turns[1]))
+            found, found_norms, done = walk(look.candidates(turns[0]) + look.candidates(turns[1]))
             cands += found
             norms += found_norms
             if done:
@@ -275,3 +264,62 @@ class DocumentReader:
         if not cands:
             return None
         return cands[int(np.argmax(norms))]
+
+
+class _Views:
+    """What one ``find`` has looked at, per view (the image turned by a right angle, ``rot``):
+    the detector's faces, the candidate portraits aligned and embedded, the text boxes around
+    them. Each is computed once, when first needed."""
+
+    def __init__(self, reader: DocumentReader, img: np.ndarray) -> None:
+        self.reader = reader
+        self.img = img
+        # the detector's faces of a whole view at det_retry_size (the classical gate's)
+        self.detected: dict[int | None, list[Face]] = {}
+        self._faces: dict[int | None, tuple[np.ndarray, list[Face]]] = {}
+        self._cands: dict[tuple[int | None, int], tuple] = {}
+        self._text: dict[tuple[int | None, int], list] = {}
+
+    def faces(self, rot: int | None) -> tuple[np.ndarray, list[Face]]:
+        """The view and its upright faces of at least ``min_document_face`` px, largest first,
+        _PORTRAIT_CANDIDATES at most (the gate's detection when it looked at this view)."""
+        if rot not in self._faces:
+            pipeline, s = self.reader.pipeline, self.reader.settings
+            view = turn(self.img, rot)
+            if rot in self.detected:  # the gate's detection (no border retry: a portrait
+                # on a card is far from filling the frame)
+                big = (f for f in self.detected[rot] if f.min_side >= s.min_document_face)
+                found = sorted(big, key=lambda f: -f.area)
+            else:
+                found = pipeline.faces(view, s.min_document_face, s.det_retry_size)
+            self._faces[rot] = (view, [f for f in found if upright(f)][:_PORTRAIT_CANDIDATES])
+        return self._faces[rot]
+
+    def candidate(self, rot: int | None, k: int) -> tuple:
+        """Face ``k`` of a view as (feature norm, k, rot, view, face, aligned crop, unit
+        embedding)."""
+        if (rot, k) not in self._cands:
+            self._embed(rot, [k])
+        return self._cands[rot, k]
+
+    def candidates(self, rot: int | None) -> list[tuple]:
+        """Every face of a view as ``candidate`` (those not yet embedded in one batch)."""
+        todo = [k for k in range(len(self.faces(rot)[1])) if (rot, k) not in self._cands]
+        if todo:
+            self._embed(rot, todo)
+        return [self._cands[rot, k] for k in range(len(self.faces(rot)[1]))]
+
+    def _embed(self, rot: int | None, ks: list[int]) -> None:
+        view, faces = self.faces(rot)
+        pipeline = self.reader.pipeline
+        crops = [pipeline.aligned(view, faces[k]) for k in ks]
+        embs, norms = pipeline.embedder.embed(crops)
+        for j, k in enumerate(ks):
+            self._cands[rot, k] = (float(norms[j]), k, rot, view, faces[k], crops[j], embs[j])
+
+    def text(self, rot: int | None, k: int) -> list:
+        """The text boxes around face ``k`` of a view (``layout.text_near``)."""
+        if (rot, k) not in self._text:
+            view, faces = self.faces(rot)
+            self._text[rot, k] = layout.text_near(self.reader.ocr, view, faces[k].box)
+        return self._text[rot, k]
