@@ -14,6 +14,9 @@ alternating, so a change of load hits both): ``find`` + ``portrait``, whether a 
 found, the proof, the portrait box, and the CPU time (``time.process_time``, all threads; the
 least of ``--repeat`` runs).
 Then a cProfile pass of each on the first ``--profile`` cards and scenes: CPU ms per stage.
+``--wall N``: what a user waits for, on N cards: ``Engine.compare`` of the card (JPEG) and a
+selfie (the person's LFW photo at 960 × 960, JPEG) with ``image1_is_document``, the engine's
+reader A or B in turn, and the same pair without flags; wall ms, ``--repeat`` rounds, medians.
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from facecompare.compare import Engine
+from facecompare.compare import CompareRequest, Engine
 from facecompare.documents import reader as reader_b
+from facecompare.errors import FaceCompareError
 from facecompare.lab.data import hard_negatives
 from facecompare.lab.data.datasets import shared_dir
 from facecompare.lab.data.synth_cards import card_plan, render, selfie_with_card
@@ -112,6 +117,55 @@ def run(reader, img: np.ndarray, repeat: int = 1) -> tuple[float, tuple]:
     return cpu, (doc is not None, "" if doc is None else doc.proof, box)
 
 
+def wall(engine: Engine, a, b, lfw: Path, docs: Path, n: int, repeat: int) -> None:
+    """Engine.compare wall ms: card + selfie with image1_is_document through reader A and B,
+    and without flags; per rotation and overall (medians, and of per-pair differences)."""
+    engine.documents._ocr = a.ocr
+    pairs = []
+    for person, source, seed in card_plan(lfw, "train", n, seed=7):
+        card = render(lfw, docs, person, source, seed)
+        selfie = cv2.resize(cv2.imread(str(lfw / "images" / source)), (960, 960))
+        enc = [cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+               for im in (card.image, selfie)]  # fmt: skip
+        pairs.append((card.rotation, *enc))
+
+    def timed(reader, x: bytes, y: bytes) -> float:
+        flag = reader is not None
+        if flag:
+            engine.documents = reader
+        t0 = time.perf_counter()
+        try:
+            engine.compare(CompareRequest(x, y, image1_is_document=flag))
+        except FaceCompareError:
+            return float("nan")
+        return (time.perf_counter() - t0) * 1000
+
+    for _, x, y in pairs[:3]:  # first runs of each input shape out of the timings
+        for r in (a, b, None):
+            timed(r, x, y)
+    rows = []
+    for rep in range(repeat):
+        for k, (rot, x, y) in enumerate(pairs):
+            order = [("A", a), ("B", b), ("plain", None)]
+            if (k + rep) % 2:
+                order.reverse()
+            t = {name: timed(r, x, y) for name, r in order}
+            rows.append((rot, t))
+    print(f"  Engine.compare wall ms, {n} cards x {repeat} (card + selfie, image1_is_document):")
+    for label, sub in [("all", rows)] + [
+        (f"{r}°", [x for x in rows if x[0] == r]) for r in (0, 90, 180, 270)
+    ]:
+        if not sub:
+            continue
+        med = {k: float(np.nanmedian([t[k] for _, t in sub])) for k in ("plain", "A", "B")}
+        add = {k: float(np.nanmedian([t[k] - t["plain"] for _, t in sub])) for k in "AB"}
+        print(
+            f"    {label:4s} n={len(sub):3d}  plain {med['plain']:5.0f}  A {med['A']:5.0f}  "
+            f"B {med['B']:5.0f}   added (median of per-pair differences) A {add['A']:+.0f} "
+            f"B {add['B']:+.0f}"
+        )
+
+
 def stages(prof: cProfile.Profile) -> dict[str, tuple[float, int]]:
     """Per stage: cumulative CPU seconds and calls."""
     st = pstats.Stats(prof).stats  # (file, line, name) → (cc, nc, tt, ct, callers)
@@ -133,10 +187,11 @@ def main() -> None:
     )
     ap.add_argument("--repeat", type=int, default=1, help="runs per image and side (least CPU)")
     ap.add_argument("--profile", type=int, default=20, help="cards and scenes profiled")
+    ap.add_argument("--wall", type=int, default=0, help="cards timed through Engine.compare")
     args = ap.parse_args()
     shared = shared_dir() / "datasets"
     lfw, docs = shared / "lfw", shared / "id-documents"
-    engine = Engine.load(with_calibration=False)
+    engine = Engine.load(with_calibration=bool(args.wall))
     with tempfile.TemporaryDirectory() as tmp:
         mod_a = base_reader(args.base, Path(tmp))
         a = mod_a.DocumentReader(engine.pipeline)
@@ -156,6 +211,8 @@ def main() -> None:
             if kind in profiled and len(profiled[kind]) < args.profile:
                 profiled[kind].append(img)
 
+        if args.wall:
+            wall(engine, a, b, lfw, docs, args.wall, max(1, args.repeat))
         print(f"documents_cost_ab: A = {args.base}, B = working tree")
         for kind, rs in rows.items():
             n = len(rs)

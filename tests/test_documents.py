@@ -200,6 +200,82 @@ def test_labelled_fields_are_read_and_bounded_by_a_card_edge(engine):
     assert layout.edge_sides(img, face, lines) < 2
 
 
+def test_captions_open_a_line_with_one_letter_misread():
+    """The recogniser misreads a letter now and then ("DateofExplry", "Lastame"): a caption of
+    six letters or more still matches with one letter changed, dropped or added; short ones
+    and ordinary words do not."""
+    for line in (
+        "SURNAMESMITH",
+        "DATEOFEXPLRY1JAN2031",
+        "LASTAMEJAISARM",
+        "NATI0NALITY".replace("0", "O"),
+        "GIVENNAMEJOHN",
+        "IDENTIFICATONNUMBER",
+    ):
+        assert layout.opens_with_caption(line), line
+    for line in ("NAMEJOHN", "DATE1JAN2031", "SEKM", "PLACEBANGKOK", "SUMMERFESTIVAL", "BIRD"):
+        assert not layout.opens_with_caption(line), line
+
+
+def test_card_edges_along_a_tilted_card_and_not_from_text():
+    """A card held at 16° has its edges at 16°: found with the card's text direction, not
+    along the view's axes. Lines of text on a page without a card (their letters' tops line up)
+    are not edges once the text boxes are left out."""
+    fields = ("SURNAME SMITH", "GIVEN NAMES JOHN", "DATE OF BIRTH 01 JAN 1990", "SEX M")
+    img, face, lines = _field_page(True, fields)
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), -16, 1.0)  # counter-clockwise in the view
+    turned = cv2.warpAffine(img, m, (w, h), borderValue=(225, 225, 225))
+
+    def moved(p: np.ndarray) -> np.ndarray:
+        return (np.c_[p, np.ones(len(p))] @ m.T).astype(np.float32)
+
+    from facecompare.models.ppocr import TextBox
+
+    corners = moved(np.float32([[face[0], face[1]], [face[2], face[1]], [face[2], face[3]],
+                                [face[0], face[3]]]))  # fmt: skip
+    fbox = np.float32([*corners.min(0), *corners.max(0)])
+    tl = []
+    for b in lines:
+        pts = moved(b.points)
+        c = pts.mean(0)
+        tl.append(TextBox(c[0], c[1], b.length, b.height, 16.0, b.score, pts))
+    assert layout.edge_sides(turned, fbox, tuple(tl), 16.0, tl) >= 2
+    assert layout.edge_sides(turned, fbox, tuple(tl), 0.0, tl) < 2
+    # a page of text lines, no card: with the text boxes left out, no edges
+    page, face, lines = _field_page(False, fields)
+    assert layout.edge_sides(page, face, lines, 0.0, lines) < 2
+
+
+def test_likely_turn_from_a_sideways_face(engine):
+    """The turn tried first for a card with no upright portrait: from the largest face's
+    landmarks (eyes → mouth is the face's "down"), else from the frame. On the held-out cards
+    turned 180° (the first 40 of the test half) SCRFD finds the upside-down portrait and its
+    landmarks give the turn every time."""
+    from facecompare.detect import Face
+    from facecompare.documents.turns import likely_turn
+
+    def face(eyes: list, mouth: list) -> Face:
+        lm = np.float32([*eyes, [50, 50], *mouth])
+        return Face(np.float32([0, 0, 100, 100]), 0.9, lm)
+
+    cw, ccw = cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE
+    # a face whose top is on the left of the view: turned clockwise it stands upright
+    assert likely_turn([face([[30, 35], [30, 65]], [[70, 40], [70, 60]])], (960, 1280), 40) == cw
+    assert likely_turn([face([[70, 35], [70, 65]], [[30, 40], [30, 60]])], (960, 1280), 40) == ccw
+    assert likely_turn([face([[35, 70], [65, 70]], [[40, 30], [60, 30]])], (1280, 960), 40) == (
+        cv2.ROTATE_180
+    )
+    assert likely_turn([], (1280, 960), 40) == cw  # an upright frame: the card lies sideways
+    assert likely_turn([], (960, 1280), 40) == cv2.ROTATE_180
+    det = engine.settings.det_retry_size, engine.settings.det_threshold
+    upside_down = [c for c in map(card, range(40)) if c.rotation == 180]
+    assert len(upside_down) >= 4
+    for c in upside_down:
+        faces = engine.pipeline.detector.detect(c.image, *det)
+        assert likely_turn(faces, c.image.shape, 40) == cv2.ROTATE_180
+
+
 def test_ocr_backend_choice():
     """The text detector runs on OpenVINO only where the CPU has AVX-512 (bf16 where native),
     on onnxruntime elsewhere; explicit choices are honoured and a bad name is refused."""
@@ -414,7 +490,7 @@ def test_document_compare_reuses_the_portrait_embedding_and_answers_in_order(eng
     # the same cosine from the two crops embedded afresh
     card_img = cv2.imdecode(np.frombuffer(doc, np.uint8), cv2.IMREAD_COLOR)
     portrait = engine.documents.portrait(card_img, engine.documents.find(card_img))
-    (data, header), = imaging.checked((selfie,), engine.settings.limits, PARAMS[1:])
+    ((data, header),) = imaging.checked((selfie,), engine.settings.limits, PARAMS[1:])
     photo = engine.pipeline.photo(data, header, PARAMS[1], engine.settings.reduced_decode)
     emb, _ = engine.pipeline.embedder.embed([portrait.crop, photo.crop])
     assert results[1].cosine == pytest.approx(float(emb[0] @ emb[1]), abs=1e-4)

@@ -19,7 +19,15 @@ from ..detect import Face
 from ..models.ppocr import OCR, choose_backend
 from ..pipeline import FoundFace, Pipeline
 from . import evidence, layout
-from .turns import LANDSCAPE, SIDEWAYS, rotate_points, turn, unrotate, upright
+from .turns import (
+    LANDSCAPE,
+    SIDEWAYS,
+    likely_turn,
+    rotate_points,
+    turn,
+    unrotate,
+    upright,
+)
 
 _TURN_MIN_LINES = 2  # text lines that justify looking for a turned portrait during detection
 _UPRIGHT_NORM = 19.0  # feature norm of a clearly upright portrait: no need to try more turns
@@ -59,7 +67,7 @@ class DocumentReader:
         # the text detector reads upright lines only: it runs around each upright face of a
         # view (card-sized crops) and, for an MRZ without such a face, on the first view
         boxes: dict[int | None, list] = {}
-        views = SIDEWAYS if doc.vertical else LANDSCAPE
+        views = look.first(SIDEWAYS) if doc.vertical else LANDSCAPE
         found = self._verified_portrait(look, doc, boxes, views)
         if found is not None:
             return replace(doc, portrait=found[0], proof=found[1])
@@ -125,8 +133,10 @@ class DocumentReader:
         ``look``: the detector's faces of each view go there for the portrait search; and while
         the text and outlines are measured, the upright view's largest face is aligned and
         embedded, and when its feature norm is that of an upright portrait the text around it is
-        detected: the first steps of the search on an upright card, done while this thread would
-        otherwise wait (on a photo that is no document they are spent for nothing)."""
+        detected; otherwise the same in the likeliest turn (``turns.likely_turn``): the first
+        steps of the search, done while this thread would otherwise wait (on a photo that is no
+        document they are spent for nothing). The gate and the search look at that turn first
+        when the text direction allows it."""
         detector = self.pipeline.detector
         det = self.settings.det_retry_size, self.settings.det_threshold  # documents: 640
         look = _Views(self, img) if look is None else look
@@ -134,15 +144,21 @@ class DocumentReader:
         measured = self.pipeline.beside(evidence.measure, img)
         faces = detector.detect(img, *det)
         look.detected[None] = faces
-        if look.faces(None)[1]:
-            norm = look.candidate(None, 0)[0]
-            if norm >= _LAZY_NORM:
-                look.text(None, 0)
+        # the upright view's largest face; when it is not upright, the card likely lies turned
+        # (turns.likely_turn): that turn is looked at meanwhile
+        look.likely = likely_turn(faces, img.shape, self.settings.min_document_face)
+        for rot in (None, look.likely):
+            if rot not in look.detected:
+                look.detected[rot] = detector.detect(cv2.rotate(img, rot), *det)
+            if look.faces(rot)[1] and look.candidate(rot, 0)[0] >= _LAZY_NORM:
+                look.text(rot, 0)
+                break
         page = measured()
         ev = evidence.analyse(img, [f.box for f in faces], page)
         if not ev.is_document and ev.lines >= _TURN_MIN_LINES:
-            for rot in SIDEWAYS if ev.vertical else (cv2.ROTATE_180,):
-                look.detected[rot] = detector.detect(cv2.rotate(img, rot), *det)
+            for rot in look.first(SIDEWAYS) if ev.vertical else (cv2.ROTATE_180,):
+                if rot not in look.detected:
+                    look.detected[rot] = detector.detect(cv2.rotate(img, rot), *det)
                 found = [f for f in look.detected[rot] if upright(f)]
                 if found:
                     faces = faces + [unrotate(f, rot, img.shape, (0, 0)) for f in found]
@@ -192,7 +208,7 @@ class DocumentReader:
         calls of one ``find`` (the MRZ call looks at the same faces again)."""
         img = look.img
         h, w = img.shape[:2]
-        other = LANDSCAPE if views == SIDEWAYS else SIDEWAYS
+        other = LANDSCAPE if views[0] in SIDEWAYS else look.first(SIDEWAYS)
 
         def walk(
             pending: list, record: bool = True, fields: bool = True
@@ -254,6 +270,13 @@ class DocumentReader:
             found, _, done = walk([c for c in first if c[0] >= _LAZY_NORM], False, False)
             if done:
                 return found[-1]
+            # then the largest face of each turn of the pair, before the smaller ones are
+            # embedded (a card's portrait is its largest face; no fields proof yet: that one
+            # needs every candidate looked at)
+            second = [look.candidate(turns[1], 0)] if look.faces(turns[1])[1] else []
+            found, _, done = walk(first + second, False, False)
+            if done:
+                return found[-1]
             found, found_norms, done = walk(look.candidates(turns[0]) + look.candidates(turns[1]))
             cands += found
             norms += found_norms
@@ -279,6 +302,11 @@ class _Views:
         self._faces: dict[int | None, tuple[np.ndarray, list[Face]]] = {}
         self._cands: dict[tuple[int | None, int], tuple] = {}
         self._text: dict[tuple[int | None, int], list] = {}
+        self.likely: int | None = None  # the turn likeliest to show the portrait upright
+
+    def first(self, turns: tuple) -> tuple:
+        """A pair of turns with the likeliest first."""
+        return turns[::-1] if turns[1] == self.likely else turns
 
     def faces(self, rot: int | None) -> tuple[np.ndarray, list[Face]]:
         """The view and its upright faces of at least ``min_document_face`` px, largest first,
