@@ -11,7 +11,8 @@ Figures:
 3. synthetic held-out card photos (test half of the people, ~40 % turned 90° or 180°):
    document found, portrait found, selfie-vs-card TAR at the document-photo err_01 of the
    calibration file (fitted on the train half) and the realised FAR;
-4. cost: document check + portrait against the plain photo path (largest face), same images,
+4. cost: document check + portrait against the plain photo path (largest face and its
+   embedding; until session 8 without it, though the reader embeds), same images,
    same run (the OCR models loaded before the timing); and as a user sees it: ``Engine.compare``
    of a card and a selfie with ``image1_is_document`` against the same pair without flags;
 5. hard negatives (issue 14): held-out scenes of facecompare.lab.data.hard_negatives (test half
@@ -134,13 +135,16 @@ def selfie_cards(engine: Engine, lfw: Path, docs: Path, n: int) -> dict[str, int
 
 
 def cost(engine: Engine, lfw: Path, docs: Path, n: int = 20) -> dict[str, float]:
-    """Median ms per image: the plain photo path vs document check + portrait, same cards."""
+    """Median ms per image: the plain photo path (largest face, embedded) vs document check +
+    portrait (its candidates embedded), same cards, same decoded image."""
     plain, document = [], []
     _ = engine.documents.ocr  # loaded on the first document request; not part of a request's cost
     for person, source, seed in card_plan(lfw, "test", n, seed=7):
         img = render(lfw, docs, person, source, seed).image
         t0 = time.perf_counter()
-        engine.pipeline.largest_face(img, engine.settings.min_face)
+        face = engine.pipeline.largest_face(img, engine.settings.min_face)
+        if face is not None:  # both sides embed their face (the reader embeds its candidates)
+            engine.pipeline.embedder.embed([face.crop])
         t1 = time.perf_counter()
         doc = engine.documents.find(img)
         if doc is not None:

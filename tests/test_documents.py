@@ -217,6 +217,32 @@ def test_captions_open_a_line_with_one_letter_misread():
         assert not layout.opens_with_caption(line), line
 
 
+def test_captions_detected_apart_from_their_values(engine):
+    """A card whose captions and values are detected as separate boxes (a Thai card's "Last
+    name" | "Jaisarm"), the column found being the values': the caption just left of a value
+    on its row counts."""
+    from facecompare.models.ppocr import TextBox
+
+    img = np.full((700, 1100, 3), 225, np.uint8)
+    rows = (("SURNAME", "SMITH"), ("NATIONALITY", "THAI"), ("SEX", "M"), ("BIRTH", "1990"))
+    values, every = [], []
+    for k, (cap, val) in enumerate(rows):
+        y = 220 + 48 * k
+        for x, t, out in ((440, cap, None), (700, val, values)):
+            cv2.putText(img, t, (x, y + 14), cv2.FONT_HERSHEY_DUPLEX, 1.0, (30, 30, 30), 2)
+            length = 22.0 * len(t) + 12
+            pts = np.float32([[x - 4, y - 14], [x + length, y - 14], [x + length, y + 22],
+                              [x - 4, y + 22]])  # fmt: skip
+            b = TextBox(x - 4 + length / 2 + 2, y + 4, length + 4, 36.0, 0.0, 0.9, pts)
+            every.append(b)
+            if out is not None:
+                out.append(b)
+    ocr = engine.documents.ocr
+    lay = layout.Layout(len(values), 1, 36 / 200, "", tuple(values))
+    assert layout.captions(ocr, img, lay) == 0  # the values alone
+    assert layout.captions(ocr, img, lay, every) >= layout.MIN_CAPTIONS
+
+
 def test_card_edges_along_a_tilted_card_and_not_from_text():
     """A card held at 16° has its edges at 16°: found with the card's text direction, not
     along the view's axes. Lines of text on a page without a card (their letters' tops line up)

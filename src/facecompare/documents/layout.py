@@ -192,20 +192,45 @@ def opens_with_caption(letters: str) -> bool:
     )
 
 
-def captions(ocr, view: np.ndarray, lay: Layout) -> int:
+def _row_opener(line, text: list | tuple):
+    """The text box just left of a column line on its row (a caption detected apart from its
+    value: a Thai card's "Last name" before "Jaisarm"), or None."""
+    best, gap = None, 4.0 * line.height
+    a = np.deg2rad(line.angle)
+    u = np.array([np.cos(a), np.sin(a)])  # the line's reading direction
+    for b in text:
+        if b is line:
+            continue
+        d = np.array([b.cx - line.cx, b.cy - line.cy])
+        along, across = float(d @ u), float(d[0] * -u[1] + d[1] * u[0])
+        if abs(across) > 0.5 * line.height or along >= 0:
+            continue
+        g = -along - (b.length + line.length) / 2  # the space between the two boxes
+        if -0.5 * line.height <= g < gap:
+            best, gap = b, g
+    return best
+
+
+def captions(ocr, view: np.ndarray, lay: Layout, text: list | tuple = ()) -> int:
     """How many lines of the column open with a document field caption (read by the
     recogniser): a card's text is labelled fields, a poster's, page's or sign's is not. A
+    line whose own text does not counts when the box just left of it on its row (one of
+    ``text``, every box found around the face) does: the column found may be the values'. A
     column that is not a ``field_column`` is not read (0)."""
     if not field_column(lay):
         return 0
     found = 0
     for b in lay.lines:
-        text, prob = ocr.recognizer.read(view, b)
-        letters = "".join(c for c in text.upper() if "A" <= c <= "Z")
-        if prob >= 0.5 and opens_with_caption(letters):
-            found += 1
-            if found >= MIN_CAPTIONS:
+        for box in (b, _row_opener(b, text)):
+            if box is None:
+                continue
+            read, prob = ocr.recognizer.read(view, box)
+            letters = "".join(c for c in read.upper() if "A" <= c <= "Z")
+            if prob >= 0.5 and opens_with_caption(letters):
+                found += 1
                 break
+        if found >= MIN_CAPTIONS:
+            break
     return found
 
 

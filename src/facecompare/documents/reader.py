@@ -249,7 +249,7 @@ class DocumentReader:
                     and layout.field_column(lay)
                     and layout.edge_sides(view, f.box, lay.lines, lay.tilt, tb)
                     >= layout.MIN_EDGE_SIDES
-                    and layout.captions(self.ocr, view, lay) >= layout.MIN_CAPTIONS
+                    and layout.captions(self.ocr, view, lay, tb) >= layout.MIN_CAPTIONS
                 ):
                     # no outline (a card cut by the frame, or on a background of its colour)
                     back = unrotate(f, rot, (h, w), (0, 0))
