@@ -523,6 +523,9 @@ def test_document_compare_reuses_the_portrait_embedding_and_answers_in_order(eng
     # verified_document alone, the document second: image1 is the photo
     r = engine.compare(CompareRequest(selfie, doc, verified_document=True))
     assert r.cosine == pytest.approx(results[0].cosine, abs=1e-4)
+    # both images flagged: two documents, both portraits (the same card: the same face)
+    both = CompareRequest(doc, doc, image1_is_document=True, image2_is_document=True)
+    assert engine.compare(both).cosine == pytest.approx(1.0, abs=1e-4)
 
     truncated = doc[:5000]
     blank = jpeg(np.full((600, 600, 3), 200, np.uint8))  # decodes, no face, not a document

@@ -141,7 +141,7 @@ class Engine:
                 return err
 
         started = {}  # the expected photo on the image pool while the document is read
-        if side_by_side:
+        if side_by_side and not all(required):  # both flagged: no photo to expect
             expected = ([i for i in range(2) if i not in readable] or [1])[0]
             started[expected] = self.pipeline.beside(photo, expected)
         docs: list[Document | None] = [None, None]
