@@ -149,7 +149,7 @@ class DocumentReader:
         look.likely = likely_turn(faces, img.shape, self.settings.min_document_face)
         for rot in (None, look.likely):
             if rot not in look.detected:
-                look.detected[rot] = detector.detect(cv2.rotate(img, rot), *det)
+                look.detected[rot] = detector.detect(look.view(rot), *det)
             if look.faces(rot)[1] and look.candidate(rot, 0)[0] >= _LAZY_NORM:
                 look.text(rot, 0)
                 break
@@ -158,7 +158,7 @@ class DocumentReader:
         if not ev.is_document and ev.lines >= _TURN_MIN_LINES:
             for rot in look.first(SIDEWAYS) if ev.vertical else (cv2.ROTATE_180,):
                 if rot not in look.detected:
-                    look.detected[rot] = detector.detect(cv2.rotate(img, rot), *det)
+                    look.detected[rot] = detector.detect(look.view(rot), *det)
                 found = [f for f in look.detected[rot] if upright(f)]
                 if found:
                     faces = faces + [unrotate(f, rot, img.shape, (0, 0)) for f in found]
@@ -299,6 +299,7 @@ class _Views:
         self.img = img
         # the detector's faces of a whole view at det_retry_size (the classical gate's)
         self.detected: dict[int | None, list[Face]] = {}
+        self._views: dict[int | None, np.ndarray] = {}
         self._faces: dict[int | None, tuple[np.ndarray, list[Face]]] = {}
         self._cands: dict[tuple[int | None, int], tuple] = {}
         self._text: dict[tuple[int | None, int], list] = {}
@@ -308,12 +309,18 @@ class _Views:
         """A pair of turns with the likeliest first."""
         return turns[::-1] if turns[1] == self.likely else turns
 
+    def view(self, rot: int | None) -> np.ndarray:
+        """The image turned by ``rot`` (each turn made once)."""
+        if rot not in self._views:
+            self._views[rot] = turn(self.img, rot)
+        return self._views[rot]
+
     def faces(self, rot: int | None) -> tuple[np.ndarray, list[Face]]:
         """The view and its upright faces of at least ``min_document_face`` px, largest first,
         _PORTRAIT_CANDIDATES at most (the gate's detection when it looked at this view)."""
         if rot not in self._faces:
             pipeline, s = self.reader.pipeline, self.reader.settings
-            view = turn(self.img, rot)
+            view = self.view(rot)
             if rot in self.detected:  # the gate's detection (no border retry: a portrait
                 # on a card is far from filling the frame)
                 big = (f for f in self.detected[rot] if f.min_side >= s.min_document_face)
