@@ -51,7 +51,7 @@ def compare(engine: Engine, a: bytes, b: bytes) -> tuple[float | None, float, bo
 def embeddings(engine: Engine, data: bytes) -> np.ndarray | None:
     header = imaging.read_header(data, "image1")
     got = engine.pipeline.embedded_photo(data, header, "image1", reduce=True)
-    return None if got is None else got[1]
+    return None if got is None else got.embedding
 
 
 def main() -> None:

@@ -134,7 +134,7 @@ class Engine:
         readable = [i for i in range(2) if required[i]] or [0, 1]  # looked at as documents
         reduce = self.settings.reduced_decode and not req.blur_detection
 
-        def photo(i: int) -> tuple | FaceCompareError | None:
+        def photo(i: int) -> FoundFace | FaceCompareError | None:
             try:
                 return self.pipeline.embedded_photo(datas[i], headers[i], PARAMS[i], reduce)
             except FaceCompareError as err:  # a decode error: answered in order below
@@ -165,7 +165,7 @@ class Engine:
                 idcard = FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, PARAMS[0])
         # the photos: each image that is not a document (after an error, only those whose
         # decoding is still to be checked)
-        results: dict[int, tuple | None] = {}
+        results: dict[int, FoundFace | None] = {}
         for i in range(2):
             if docs[i] is not None or i in errors or ((errors or idcard) and i in imgs):
                 continue
@@ -187,8 +187,7 @@ class Engine:
             if docs[i] is not None:
                 face = self.documents.portrait(imgs[i], docs[i])
             else:
-                r = results.get(i)
-                face = None if r is None else replace(r[0], embedding=r[1], norm=r[2])
+                face = results.get(i)  # embedded on the photo path
             if face is None:
                 raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, PARAMS[i])
             found.append(face)

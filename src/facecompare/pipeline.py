@@ -190,13 +190,14 @@ class Pipeline:
 
     def embedded_photo(
         self, data: bytes, header: imaging.ImageHeader, param: str, reduce: bool
-    ) -> tuple[FoundFace, np.ndarray, float] | None:
-        """One photo → its face, unit embedding and feature norm (one thread, start to end)."""
+    ) -> FoundFace | None:
+        """One photo → its face with its unit embedding and feature norm (one thread, start to
+        end)."""
         face = self.photo(data, header, param, reduce)
         if face is None:
             return None
         emb, norms = self.embedder.embed([face.crop])
-        return face, emb[0], float(norms[0])
+        return replace(face, embedding=emb[0], norm=float(norms[0]))
 
     def two_photos(
         self,
@@ -232,8 +233,8 @@ class Pipeline:
             if result is None:
                 raise FaceCompareError(ErrorCode.CAN_NOT_DETECT_FACE, param)
         if side_by_side:
-            found = [r[0] for r in results]
-            return found, np.stack([r[1] for r in results]), np.array([r[2] for r in results])
+            embs, norms = np.stack([r.embedding for r in results]), [r.norm for r in results]
+            return results, embs, np.array(norms)
         emb, norms = self.embedder.embed([f.crop for f in results])
         return results, emb, norms
 
