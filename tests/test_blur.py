@@ -72,7 +72,7 @@ def test_section_meets_its_targets(section):
     """The figures the command measured on held-out people (docs/blur.md)."""
     rep = section["report"]
     assert rep["strong_flagged"]["flagged"] >= 0.95
-    # the issue's 50 % at the soft level is not reached by the shipped (small-sample) fit:
+    # the 50 % target at the soft level is not reached by the shipped (small-sample) fit:
     # 45.7 %, docs/blur.md; this guards against a regression below that
     assert rep["soft_flagged"]["flagged"] >= 0.4
     assert rep["sharp_flagged"]["flagged"] <= 0.02

@@ -1,4 +1,4 @@
-"""LFW fold 1 (600 pairs) over real HTTP: the contract at the accuracy the issue promises."""
+"""LFW fold 1 (600 pairs) over real HTTP: the contract at the accuracy the README states."""
 
 from __future__ import annotations
 
