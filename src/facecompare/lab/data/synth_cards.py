@@ -349,7 +349,7 @@ def _rotate_points(p: np.ndarray, rotation: int, w: int, h: int) -> np.ndarray:
 
 
 def pick_rotation(rng: np.random.Generator) -> int:
-    """40 % rotated 90° or 180° (the issue's test mix), 10 % 270°, the rest upright."""
+    """40 % rotated 90° or 180° (the documents' test mix), 10 % 270°, the rest upright."""
     u = rng.random()
     return 90 if u < 0.2 else 180 if u < 0.4 else 270 if u < 0.5 else 0
 
