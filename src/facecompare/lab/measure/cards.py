@@ -142,7 +142,6 @@ def card_set(
             plan, z["rotation"], z["doc_found"], z["face_found"], z["emb"], z["seconds"]
         )
     send = pop.transform()
-    n = len(plan.index)
 
     def work(k: int) -> tuple[int, bool, np.ndarray | None, float]:
         i = int(plan.index[k])
@@ -159,6 +158,48 @@ def card_set(
         emb = engine.pipeline.embed([face.crop])[0] if face is not None else None
         return card.rotation, doc is not None, emb, time.perf_counter() - t
 
+    out = _run(engine, plan, work, threads, log, pop.name)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        cache, rotation=out.rotation, doc_found=out.doc_found, face_found=out.face_found,
+        emb=out.emb, seconds=out.seconds,
+    )  # fmt: skip
+    return out
+
+
+def photographed_set(
+    engine: Engine,
+    paths: Sequence[Path],
+    index: np.ndarray,
+    threads: int = 2,
+    log: Callable[[str], None] = print,
+) -> CardSet:
+    """Real document photos (an operator's), through the server's document path; ``index``:
+    the row of each in the population it is scored in. Not cached (an operator's data)."""
+    plan = CardPlan(np.asarray(index), ["photographed"] * len(paths), np.zeros(len(paths), int))
+
+    def work(k: int) -> tuple[int, bool, np.ndarray | None, float]:
+        img = cv2.imread(str(paths[k]), cv2.IMREAD_COLOR)
+        if img is None:
+            return 0, False, None, 0.0
+        t = time.perf_counter()
+        doc = engine.documents.find(img)
+        face = engine.documents.portrait(img, doc) if doc is not None else None
+        emb = engine.pipeline.embed([face.crop])[0] if face is not None else None
+        return 0, doc is not None, emb, time.perf_counter() - t
+
+    return _run(engine, plan, work, threads, log, "documents")
+
+
+def _run(
+    engine: Engine,
+    plan: CardPlan,
+    work: Callable[[int], tuple[int, bool, np.ndarray | None, float]],
+    threads: int,
+    log: Callable[[str], None],
+    name: str,
+) -> CardSet:
+    n = len(plan.index)
     rotation = np.zeros(n, np.int32)
     doc_found, face_found = np.zeros(n, bool), np.zeros(n, bool)
     emb = np.zeros((n, 2, engine.pipeline.embedder.dim), np.float32)
@@ -170,12 +211,7 @@ def card_set(
             if e is not None:
                 face_found[k], emb[k] = True, e
             if (k + 1) % 200 == 0:
-                log(f"  {pop.name}: {k + 1}/{n} cards, {time.time() - start:.0f} s")
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(
-        cache, rotation=rotation, doc_found=doc_found, face_found=face_found, emb=emb,
-        seconds=seconds,
-    )  # fmt: skip
+                log(f"  {name}: {k + 1}/{n} cards, {time.time() - start:.0f} s")
     return CardSet(plan, rotation, doc_found, face_found, emb, seconds)
 
 
