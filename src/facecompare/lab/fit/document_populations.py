@@ -229,7 +229,53 @@ def report(
     lines.append(table(design_rows))
     lines.append("TAR beside photo–photo (the same people):")
     lines.extend(tar_lines)
+    lines.append("documents read, per layout and turn (held-out people; right portrait: cosine")
+    lines.append(f"to the photo it was printed from >= {RIGHT_PORTRAIT}):")
+    lines.extend(reading_table(sets))
     return lines
+
+
+RIGHT_PORTRAIT = 0.5  # cosine of a card's portrait to its source photo: the right face, upright
+
+
+def reading_table(sets: list[DocSet]) -> list[str]:
+    """Per layout (every population pooled): cards, document found, right portrait, at each
+    turn and overall."""
+    layout = np.concatenate([np.array(ds.cards.plan.layout) for ds in sets])
+    rotation = np.concatenate([ds.cards.rotation for ds in sets])
+    found = np.concatenate([ds.cards.doc_found for ds in sets])
+    right = np.concatenate(
+        [
+            ds.cards.face_found
+            & (
+                np.einsum("nd,nd->n", ds.cards.emb[:, 0], ds.es.emb[ds.cards.plan.index, 0])
+                >= RIGHT_PORTRAIT
+            )
+            for ds in sets
+        ]
+    )
+    turns = (0, 90, 180, 270)
+    out = [
+        "| layout | cards | document found | right portrait | "
+        + " | ".join(f"right at {t}°" for t in turns)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(turns),
+    ]
+    for name in [*synth_cards.LAYOUTS, None]:
+        m = np.ones(len(layout), bool) if name is None else layout == name
+        if not m.any():
+            continue
+        cells = [
+            "all" if name is None else name + (" (held out)" if name == HELD_OUT_DESIGN else ""),
+            f"{int(m.sum()):,}",
+            f"{found[m].mean() * 100:.1f} %",
+            f"{right[m].mean() * 100:.1f} %",
+        ]
+        for t in turns:
+            mt = m & (rotation == t)
+            cells.append(f"{right[mt].mean() * 100:.1f} % of {int(mt.sum())}" if mt.any() else "—")
+        out.append("| " + " | ".join(cells) + " |")
+    return out
 
 
 def _photo_same_stage(es: EmbeddingSet, pop: Population, engine: Engine) -> np.ndarray:
