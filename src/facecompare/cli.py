@@ -12,10 +12,18 @@ import typer
 
 from .config import Settings, default_keys_db
 
+# click's plain help layout: `--flag / --no-flag` without a type after it, and help texts
+# printed as written (Rich markup mode shows `<bool>` after every flag, `--help` included, and
+# takes the `[env …; default …]` hints for markup tags and drops them)
+HELP_MARKUP = None
+
 app = typer.Typer(
-    help="Self-hosted face verification (AIGEN Face Compare API).", no_args_is_help=True
+    help="Self-hosted face verification (AIGEN Face Compare API).",
+    no_args_is_help=True,
+    rich_markup_mode=HELP_MARKUP,
 )
 keys_app = typer.Typer(
+    rich_markup_mode=HELP_MARKUP,
     help="Create, list and revoke API keys (stored as hashes in SQLite, or in PostgreSQL when "
     "FACECOMPARE_DATABASE_URL is set).",
     no_args_is_help=True,
@@ -149,7 +157,7 @@ def compare(
     ] = None,
     key: Annotated[
         str | None,
-        typer.Option(help="API key for --url [env FACECOMPARE_KEY]", envvar="FACECOMPARE_KEY"),
+        typer.Option(help="API key for --url", envvar="FACECOMPARE_KEY"),
     ] = None,
     min_face: Annotated[
         int | None, typer.Option(help="minimum face size, pixels (local only)")
@@ -323,9 +331,7 @@ def evaluate_http(
     url: Annotated[
         str, typer.Option(help="base URL of a running server")
     ] = "http://127.0.0.1:8000",
-    key: Annotated[
-        str, typer.Option(envvar="FACECOMPARE_KEY", help="API key [env FACECOMPARE_KEY]")
-    ] = "",
+    key: Annotated[str, typer.Option(envvar="FACECOMPARE_KEY", help="API key")] = "",
     lfw: Annotated[Path, typer.Option(help="LFW folder")] = Path("../shared/datasets/lfw"),
     fold: Annotated[int, typer.Option(help="LFW View 2 fold, 1 to 10")] = 1,
 ) -> None:
@@ -345,9 +351,7 @@ def load_test(
     url: Annotated[str, typer.Option(help="server (or load balancer) base URL")] = (
         "http://127.0.0.1:8000"
     ),
-    key: Annotated[
-        str | None, typer.Option(help="API key [env FACECOMPARE_KEY]", envvar="FACECOMPARE_KEY")
-    ] = None,
+    key: Annotated[str | None, typer.Option(help="API key", envvar="FACECOMPARE_KEY")] = None,
     requests: Annotated[int, typer.Option(help="comparisons to send")] = 100,
     concurrency: Annotated[int, typer.Option(help="requests in flight at once")] = 4,
     out: Annotated[Path | None, typer.Option(help="also write the figures as JSON here")] = None,
