@@ -110,3 +110,16 @@ def test_every_command_has_help(command: list[str]) -> None:
             assert line.split() == ["--help", "Show", "this", "message", "and", "exit."], line
     if command == ["serve"]:  # help texts print as written (no markup eats `[env …]`)
         assert "[env FACECOMPARE_KEYS_DB; default" in r.stdout
+
+
+def test_a_missing_bench_peer_names_the_command_that_installs_it() -> None:
+    """The hint is the two-step install checked on a fresh venv (both peers load after it),
+    and the same command as pyproject.toml's comment on the bench extra."""
+    from facecompare.lab.bench import peers
+
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert f"#   {peers.INSTALL_PEERS}" in pyproject
+    for make in (lambda: peers.insightface_peer(None), peers.face_recognition_peer):
+        got = make()
+        if isinstance(got, str):  # not installed here: the message carries the command
+            assert got.endswith(peers.INSTALL_PEERS), got
