@@ -29,6 +29,7 @@ OPENVINO_TELEMETRY = "openvino_telemetry"
 
 
 def third_party_telemetry_off() -> None:
-    os.environ.setdefault(ORT_VARIABLE, "1")
+    if not os.environ.get(ORT_VARIABLE):  # unset or empty; an operator's own value is kept
+        os.environ[ORT_VARIABLE] = "1"
     # None in sys.modules makes `import openvino_telemetry` raise ImportError
     sys.modules.setdefault(OPENVINO_TELEMETRY, None)  # type: ignore[arg-type]
