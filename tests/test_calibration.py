@@ -173,7 +173,8 @@ def _facecompare(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess
 
 
 def test_calibrate_on_too_few_people_changes_nothing_and_says_so(sixty_people):
-    """60 people: half of them hold too few impostor pairs to validate err_01, so nothing is
+    """60 people: half of them hold too few impostor pairs to validate err_01, for photo
+    against photo and for documents (made from their photos) against photo, so nothing is
     written, not the package's file (the old default) nor one under FACECOMPARE_HOME."""
     folder, env = sixty_people
     shipped = default_path(load_pack().name)
@@ -182,6 +183,8 @@ def test_calibrate_on_too_few_people_changes_nothing_and_says_so(sixty_people):
     assert r.returncode == 1, r.stderr[-2000:]
     assert "nothing written" in r.stdout and "the calibration in force stays" in r.stdout
     assert "err_01: fitted" in r.stdout and "not validated" in r.stdout
+    assert "document-photo: 180 documents" in r.stdout
+    assert "document-photo validation impossible" in r.stdout
     assert "--accept-unvalidated" in r.stdout
     assert shipped.read_bytes() == before
     assert not (Path(env["FACECOMPARE_HOME"]) / "calibration").exists()

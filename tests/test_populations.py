@@ -117,7 +117,7 @@ def test_operator_calibration_refuses_what_its_data_cannot_support(tmp_path, eng
     folder = need(SHARED / "datasets" / "faces94")
     out = tmp_path / "cal.json"
     cmd = [sys.executable, "-m", "facecompare", "calibrate", "--population", str(folder)]
-    cmd += ["--upscale", "540", "--out", str(out)]
+    cmd += ["--upscale", "540", "--scenarios", "photo-photo", "--out", str(out)]
     refused = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert refused.returncode == 1 and "nothing written" in refused.stdout, refused.stderr[-2000:]
     assert not out.exists()

@@ -276,21 +276,40 @@ def calibrate(
             "people the fit did not see (too few people); marked so in the file",
         ),
     ] = False,
+    documents: Annotated[
+        Path | None,
+        typer.Option(
+            help="with --population: your photographed ID documents, a person per sub-folder "
+            "named as in --population, for the document-photo scenario; without it, documents "
+            "are made from the population's photos (every synthetic layout)"
+        ),
+    ] = None,
+    scenarios: Annotated[
+        str,
+        typer.Option(help="with --population: both, photo-photo or document-photo"),
+    ] = "both",
     pack: PackOpt = None,
 ) -> None:
     """Fit a calibration file: thresholds that hold inside each population.
 
-    With --population: your faces. Thresholds fitted on half of your people are validated on
-    the other half; each FAR level is then fitted on all of them and written only when it was
-    validated (else the level in force is kept; with nothing validated nothing is written,
-    exit status 1). Prints every threshold and the confidence scale before and after. Without
-    --population: the pack's calibration, fitted on half of the people of LFW and of the Korean
-    family set (the strictest of the two at each FAR), validated on the other halves (see
-    docs/accuracy.md)."""
+    With --population: your faces, for both scenarios (photo against photo; ID document against
+    photo, the documents photographed by you or made from your photos). Thresholds fitted on
+    half of your people are validated on the other half; each FAR level is then fitted on all
+    of them and written only when it was validated (else the level in force is kept; with
+    nothing validated nothing is written, exit status 1). Prints every threshold and the
+    confidence scale before and after. Without --population: the pack's photo-photo
+    calibration, fitted on half of the people of LFW and of the Korean family set (the
+    strictest of the two at each FAR), validated on the other halves; its document-photo
+    scenario: python -m facecompare.lab.fit.document_populations (see docs/accuracy.md)."""
     _use_pack(pack)
     from .lab.fit.command import run_calibrate
 
-    for line in run_calibrate(lfw, population, rule, upscale, scoring, out, accept_unvalidated):
+    if scenarios not in ("both", "photo-photo", "document-photo"):
+        raise typer.BadParameter("both, photo-photo or document-photo", param_hint="--scenarios")
+    lines = run_calibrate(
+        lfw, population, rule, upscale, scoring, out, accept_unvalidated, documents, scenarios
+    )
+    for line in lines:
         typer.echo(line)
 
 

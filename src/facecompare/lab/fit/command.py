@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ...calibration import PHOTO_PHOTO, load_calibration
+from ...calibration import DOCUMENT_PHOTO, PHOTO_PHOTO, Calibration, load_calibration
 from ...compare import Engine, scorer_for
 from ...config import Settings
 from ...embed import flip_band
 from ...scoring import Cohort, Scorer
+from ..data.datasets import shared_dir
 from ..data.populations import POPULATIONS, Population, from_folder, named
 from ..measure.embeddings import part as embedding_part
 from ..measure.evaluate import EmbeddingSet
@@ -89,6 +92,8 @@ def run_calibrate(
     scoring: str | None,
     out: Path | None,
     accept_unvalidated: bool = False,
+    documents: Path | None = None,
+    scenarios: str = "both",
 ) -> Iterator[str]:
     """``facecompare calibrate``: fit, validate on other people, write only what was validated
     (``review``), print what changed. Writes ``--out`` or the operator's file under
@@ -107,61 +112,149 @@ def run_calibrate(
     base = scorer_for(shipped, settings) if shipped is not None else Scorer()
     if scoring == "cosine":
         base = Scorer(None, base.band)
-    (fset,) = cal.fit_sets(engine, [pop], log=lambda m: None)
-    halves = [cal.FitSet(pop.split(h), _sub(fset, pop.split(h))) for h in (0, 1)]
     yield f"{pop.name}: {len(pop):,} images of {len(set(pop.people)):,} people"
-    # 1) validation: fit on one half of the people, measure on the other
-    scorer, chosen, info = cal.fit_scorer([halves[0]], base)
-    notes = _notes(info, halves[0].pop.name)
-    rows = cal.validate(scorer, chosen, [halves[1]]) if chosen else []
-    if rows:
-        yield "validation (thresholds fitted on half A of the people, measured on half B):"
-        yield _table(rows)
-    else:
-        yield "validation impossible: half of these people hold too few impostor pairs:"
-        yield from (f"  {name}: {note}" for name, note in notes.items())
-    validation = review.validate_levels(chosen, rows, notes)
-    # 2) the file: fitted on all the people, each level written only when validated
-    scorer, fitted, info = cal.fit_scorer([fset], base)
-    before = shipped.threshold_scores(PHOTO_PHOTO) if shipped is not None else None
-    decision = review.decide(PHOTO_PHOTO, before, fitted, validation, accept_unvalidated)
-    if not decision.changed or decision.missing:
-        yield from _refusal(decision, fitted, target)
-        raise SystemExit(1)
-    cohort_file = None
-    if scorer.cohort is not None:
-        cohort_file = shipped.cohort_path() if shipped is not None else None
     command = f"facecompare calibrate --population {population} --rule {rule}"
-    data = cal.calibration_data(
-        engine,
-        scorer,
-        decision.thresholds,
-        info["scored"],
-        [fset],
-        cohort_file,
-        command + (f" {review.ACCEPT_FLAG}" if accept_unvalidated else ""),
-        {"threshold_sources": decision.sources, "validation": rows},
-    )
-    if shipped is not None:  # what this command does not fit comes from the file in force
-        for scenario, entry in shipped.data["scenarios"].items():
-            if scenario != PHOTO_PHOTO:
-                data["scenarios"][scenario] = {**entry, "source": f"shipped ({shipped.path})"}
-        for section in ("blur",):
-            if shipped.section(section) is not None:
-                data[section] = shipped.section(section)
-    if cohort_file is not None and cohort_file.parent != target.parent:
-        local = cohort_file_for(target)
-        local.parent.mkdir(parents=True, exist_ok=True)
-        local.write_bytes(cohort_file.read_bytes())
-        data["scoring"]["cohort"]["file"] = local.name
+    if documents is not None:
+        command += f" --documents {documents}"
+    if scenarios != "both":
+        command += f" --scenarios {scenarios}"
+    command += f" {review.ACCEPT_FLAG}" if accept_unvalidated else ""
+    photo = doc = None
+    if scenarios in ("both", PHOTO_PHOTO):
+        photo = yield from _operator_photo(engine, pop, base, shipped, accept_unvalidated)
+    if scenarios in ("both", DOCUMENT_PHOTO):
+        doc = yield from _operator_documents(
+            engine, pop, base, shipped, documents, accept_unvalidated
+        )
+    written = [r for r in (photo, doc) if r is not None and r.decision.changed]
+    written = [r for r in written if not r.decision.missing]
+    for r in (photo, doc):
+        if r is not None and r not in written:
+            yield from _refusal(r.decision, r.fitted, target, others=bool(written))
+    if not written:
+        raise SystemExit(1)
+    if photo in written:
+        scorer, info, fset, rows = photo.extra
+        cohort_file = None
+        if scorer.cohort is not None:
+            cohort_file = shipped.cohort_path() if shipped is not None else None
+        data = cal.calibration_data(
+            engine,
+            scorer,
+            photo.decision.thresholds,
+            info["scored"],
+            [fset],
+            cohort_file,
+            command,
+            {"threshold_sources": photo.decision.sources, "validation": rows},
+        )
+        if shipped is not None:  # what this command does not fit comes from the file in force
+            for scenario, entry in shipped.data["scenarios"].items():
+                if scenario != PHOTO_PHOTO:
+                    data["scenarios"][scenario] = {**entry, "source": f"in force ({shipped.path})"}
+            for section in ("blur",):
+                if shipped.section(section) is not None:
+                    data[section] = shipped.section(section)
+        if cohort_file is not None and cohort_file.parent != target.parent:
+            local = cohort_file_for(target)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(cohort_file.read_bytes())
+            data["scoring"]["cohort"]["file"] = local.name
+    else:  # only the document scenario: the file in force, its confidence scale unchanged
+        assert shipped is not None  # a written document scenario kept the photo one in force
+        data = json.loads(json.dumps(shipped.data))
+        data["command"] = command
+    if doc in written:
+        data["scenarios"][DOCUMENT_PHOTO] = doc.extra
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(data, indent=2) + "\n")
     yield f"what changes against {before_path}:"
     yield from review.change_lines(
-        shipped.data if shipped else None, data, {PHOTO_PHOTO: decision.sources}
+        shipped.data if shipped else None,
+        data,
+        {r.decision.scenario: r.decision.sources for r in written},
     )
     yield f"wrote {target}: serve it with FACECOMPARE_CALIBRATION={target}"
-    yield "(photo-photo fitted on your faces; document-photo and blur kept from the file in force)"
+    done = [r.decision.scenario for r in written]
+    kept = [s for s in (PHOTO_PHOTO, DOCUMENT_PHOTO) if s not in done]
+    yield "(fitted on your faces: " + ", ".join(done) + (
+        "; kept from the file in force: " + ", ".join([*kept, "blur"]) + ")"
+    )
+
+
+@dataclass
+class _Fitted:
+    decision: review.Decision
+    fitted: dict[str, float]
+    extra: Any  # what writing the scenario needs
+
+
+def _operator_photo(
+    engine: Engine,
+    pop: Population,
+    base: Scorer,
+    shipped: Calibration | None,
+    accept_unvalidated: bool,
+) -> Generator[str, None, _Fitted]:
+    """Photo-photo on the operator's people: fitted on half A, measured on half B, then fitted
+    on all; each level written only when validated (``review``)."""
+    (fset,) = cal.fit_sets(engine, [pop], log=lambda m: None)
+    halves = [cal.FitSet(pop.split(h), _sub(fset, pop.split(h))) for h in (0, 1)]
+    scorer, chosen, info = cal.fit_scorer([halves[0]], base)
+    notes = _notes(info, halves[0].pop.name)
+    rows = cal.validate(scorer, chosen, [halves[1]]) if chosen else []
+    if rows:
+        yield "photo-photo validation (fitted on half A of the people, measured on half B):"
+        yield _table(rows)
+    else:
+        yield "photo-photo validation impossible: half of these people hold too few impostor pairs:"
+        yield from (f"  {name}: {note}" for name, note in notes.items())
+    validation = review.validate_levels(chosen, rows, notes)
+    scorer, fitted, info = cal.fit_scorer([fset], base)
+    before = shipped.threshold_scores(PHOTO_PHOTO) if shipped is not None else None
+    decision = review.decide(PHOTO_PHOTO, before, fitted, validation, accept_unvalidated)
+    return _Fitted(decision, fitted, (scorer, info, fset, rows))
+
+
+def _operator_documents(
+    engine: Engine,
+    pop: Population,
+    base: Scorer,
+    shipped: Calibration | None,
+    documents: Path | None,
+    accept_unvalidated: bool,
+) -> Generator[str, None, _Fitted]:
+    """Document-photo on the operator's people (their photographed documents, or documents
+    made from their photos), validated and written by the same rule as photo-photo."""
+    from .document_operator import operator_fit
+    from .populations import scenario_rows
+
+    docs_root = shared_dir() / "datasets" / "id-documents"
+    fit = operator_fit(engine, pop, docs_root, documents, scorer=base, log=lambda m: None)
+    yield (
+        f"document-photo: {fit.cards:,} documents ({fit.documents}); the server finds no "
+        f"portrait on {fit.without_portrait}"
+    )
+    if fit.validation:
+        yield "document-photo validation (fitted on half A of the people, measured on half B):"
+        yield _table(fit.validation)
+    else:
+        yield "document-photo validation impossible: half of these people hold too few pairs:"
+        yield from (f"  {name}: {note}" for name, note in fit.half_notes.items())
+    validation = review.validate_levels(fit.half_thresholds, fit.validation, fit.half_notes)
+    before = shipped.threshold_scores(DOCUMENT_PHOTO) if shipped is not None else None
+    decision = review.decide(DOCUMENT_PHOTO, before, fit.thresholds, validation, accept_unvalidated)
+    entry = {
+        "thresholds": scenario_rows(decision.thresholds, fit.scored),
+        "data": {
+            "documents": fit.documents,
+            "cards": fit.cards,
+            "cards_without_portrait": fit.without_portrait,
+            "threshold_sources": decision.sources,
+            "validation": fit.validation,
+        },
+    }
+    return _Fitted(decision, fit.thresholds, entry)
 
 
 def _notes(info: dict, pop_name: str) -> dict[str, str]:
@@ -174,16 +267,22 @@ def _notes(info: dict, pop_name: str) -> dict[str, str]:
     return out
 
 
-def _refusal(decision: review.Decision, fitted: dict[str, float], target: Path) -> Iterator[str]:
-    """Why nothing is written, and what the operator can do."""
+def _refusal(
+    decision: review.Decision, fitted: dict[str, float], target: Path, others: bool = False
+) -> Iterator[str]:
+    """Why a scenario is not written, and what the operator can do (``others``: another
+    scenario is written; this one keeps the file in force's thresholds)."""
+    head = (
+        f"{decision.scenario} not fitted: it keeps the thresholds in force"
+        if others
+        else f"nothing written ({target} untouched)"
+    )
     if decision.missing:
-        yield f"nothing written ({target} untouched): {decision.scenario} would lack " + (
-            ", ".join(decision.missing)
-        )
+        yield f"{head}: {decision.scenario} would lack " + ", ".join(decision.missing)
     else:
         yield (
-            f"nothing written ({target} untouched): no {decision.scenario} threshold fitted "
-            "on your data could be validated on other people; the calibration in force stays"
+            f"{head}: no {decision.scenario} threshold fitted on your data could be validated "
+            "on other people; the calibration in force stays"
         )
     for level, why in decision.refused.items():
         yield f"  {level}: {why}"

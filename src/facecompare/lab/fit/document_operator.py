@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ...calibration import THRESHOLD_FARS
 from ...compare import Engine
+from ...scoring import Scorer
 from ..data import synth_cards
 from ..data.populations import IMAGE_SUFFIXES, Population
 from ..measure.cards import CardPlan, CardSet, document_scores, photographed_set
@@ -34,15 +34,20 @@ class OperatorFit:
     thresholds: dict[str, float]  # fitted on all the people (levels the data supports)
     detail: dict[str, Any]  # per level: threshold or why it was refused
     scored: dict[str, tuple[np.ndarray, np.ndarray]]
-    validation: list[dict[str, Any]]  # thresholds of half A measured on half B
-    validated: dict[str, bool]  # per level: fitted on half A and measured on half B
+    half_thresholds: dict[str, float]  # fitted on half A of the people
+    half_notes: dict[str, str]  # why a level could not be fitted on half A
+    validation: list[dict[str, Any]]  # the half-A thresholds measured on half B
     documents: str  # where the documents came from
     cards: int
     without_portrait: int
 
 
 def with_documents(
-    engine: Engine, pop: Population, documents: Path, log: Callable[[str], None] = print
+    engine: Engine,
+    pop: Population,
+    documents: Path,
+    scorer: Scorer,
+    log: Callable[[str], None] = print,
 ) -> DocSet:
     """The population's photos and the operator's document photos of the same people, in one
     population whose document rows are never scored as photos."""
@@ -71,12 +76,12 @@ def with_documents(
         np.concatenate([es.boxes, np.zeros((m, 4), np.float32)]),
         np.concatenate([es.n_faces, np.zeros(m, np.int32)]),
         np.concatenate([es.sharpness, np.zeros(m, np.float32)]),
-        engine.scorer,
+        scorer,
     )
     log(f"{pop.name}: {m} document photos")
     cards = photographed_set(engine, files, np.arange(n, n + m), log=log)
     ds = DocSet(whole, es_all, cards)
-    ds.scores = document_scores(cards, es_all, whole, engine.scorer)
+    ds.scores = document_scores(cards, es_all, whole, scorer)
     return ds
 
 
@@ -104,21 +109,31 @@ def operator_fit(
     pop: Population,
     docs_root: Path,
     documents: Path | None = None,
+    scorer: Scorer | None = None,
     log: Callable[[str], None] = print,
 ) -> OperatorFit:
+    """Fit the document-photo thresholds on all of ``pop``'s people, and on half A of them
+    measured on half B (the validation); ``scorer``: how pairs are scored (the engine's)."""
+    scorer = scorer or engine.scorer
     if documents is not None:
-        ds = with_documents(engine, pop, documents, log)
+        ds = with_documents(engine, pop, documents, scorer, log)
         source = f"photographed documents in {documents}"
     else:
         ds = doc_set(
             engine, pop, docs_root, layouts=synth_cards.LAYOUTS, held_out=None, seed=0,
-            per_image=2, log=log,
+            scorer=scorer, log=log,
         )  # fmt: skip
         source = "synthetic documents made from the population's photos, " + ", ".join(
             synth_cards.LAYOUTS
         )
     halves = [restrict(ds, ds.pop.split(h)) for h in (0, 1)]
-    chosen_a, _, _ = fit([halves[0]])
+    chosen_a, detail_a, _ = fit([halves[0]])
+    notes = {
+        level: str(note)
+        for level, per in detail_a.items()
+        for key, note in per["thresholds"].items()
+        if key.endswith("(note)")
+    }
     validation = []
     if chosen_a:
         b = halves[1]
@@ -126,8 +141,7 @@ def operator_fit(
             measure(b.pop, b.scores.genuine, b.scores.impostor, chosen_a).as_dict()  # type: ignore[union-attr]
         )
     chosen, detail, scored = fit([ds])
-    validated = {name: name in chosen_a for name in THRESHOLD_FARS}
     return OperatorFit(
-        chosen, detail, scored, validation, validated, source,
+        chosen, detail, scored, chosen_a, notes, validation, source,
         int(len(ds.cards.plan.index)), int((~ds.cards.face_found).sum()),
     )  # fmt: skip

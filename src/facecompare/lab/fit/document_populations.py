@@ -31,6 +31,7 @@ import numpy as np
 from ...calibration import DOCUMENT_PHOTO, PHOTO_PHOTO, THRESHOLD_FARS
 from ...compare import Engine
 from ...config import Settings
+from ...scoring import Scorer
 from ..data import synth_cards
 from ..data.datasets import shared_dir
 from ..data.populations import Population, named
@@ -75,16 +76,20 @@ def doc_set(
     seed: int,
     cards: int | None = None,
     per_image: int = 1,
+    scorer: Scorer | None = None,
     log: Callable[[str], None] = print,
 ) -> DocSet:
+    """A population's photos, its cards, and their scores under ``scorer`` (the engine's)."""
+    scorer = scorer or engine.scorer
     log(f"{pop.name}: embedding {len(pop):,} photos")
     es = embed_population(engine, pop)
+    es.scorer = scorer
     plan = plan_cards(
         pop, es, cards=cards, per_image=per_image, layouts=layouts, held_out=held_out, seed=seed
     )
     log(f"{pop.name}: {len(plan.index):,} cards")
     ds = DocSet(pop, es, card_set(engine, pop, es, plan, docs_root, log=log))
-    ds.scores = document_scores(ds.cards, es, pop, engine.scorer)
+    ds.scores = document_scores(ds.cards, es, pop, scorer)
     return ds
 
 
