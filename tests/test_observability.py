@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -111,3 +112,66 @@ def test_openapi_and_docs_describe_the_endpoint_and_every_error(server) -> None:
     assert assets and all(a.startswith("/docs/assets/") for a in assets), assets
     for a in assets:
         assert httpx.get(server.url + a).status_code == 200, a
+
+
+def test_every_log_line_names_its_own_request_under_concurrency(tmp_path: Path) -> None:
+    """2,000 requests, 32 at a time: failing (wrong key, bad JSON, bad image) and passing
+    (compares), with the per-request debug line on. Each line's ``request_id`` is a request
+    that was answered, the one its message names, with the status and error it was answered."""
+    log = tmp_path / "server.log"
+    env = {"FACECOMPARE_DEBUG_REQUESTS": "1"}
+    img = jpeg_b64(upscaled(lfw_image("Aaron_Peirsol", 1), 480), quality=90)
+    pair = b'{"image1": "' + img.encode() + b'", "image2": "' + img.encode() + b'"}'
+    assert len(pair) > 65536  # over uvicorn's read buffer: it pauses reading the connection
+    kinds = [
+        (pair, "good"),  # 200
+        (b'{"image1": "x", "image2": "y"}', "good"),  # 400 IMAGE_ERROR_UNSUPPORTED_FORMAT
+        (b"not json", "good"),  # 400 BAD_ARGUMENTS: body
+        (b'{"image1": "x"}', "good"),  # 400 MISSING_ARGUMENTS: image2
+        (b'{"image1": "x", "image2": "y"}', "wrong"),  # 401
+        # 401 answered before its big body is read: uvicorn resumes reading the connection
+        # after the answer, from the request's task (how a request's id once leaked into the
+        # next request's lines on that connection)
+        (pair, "wrong"),
+    ]
+    plan = [kinds[0] if i % 50 == 0 else kinds[1 + i % 5] for i in range(2000)]
+    with Server(tmp_path, log_level="info", log=log, env=env) as srv:
+        keys = {"good": srv.new_key("lines"), "wrong": "fc_" + "x" * 43}
+
+        async def run() -> list[httpx.Response]:
+            gate = asyncio.Semaphore(32)
+            limits = httpx.Limits(max_connections=32)
+            async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+
+                async def one(body: bytes, who: str) -> httpx.Response:
+                    async with gate:
+                        headers = {"x-aigen-key": keys[who], "content-type": "application/json"}
+                        return await http.post(srv.url + PATH, content=body, headers=headers)
+
+                return await asyncio.gather(*(one(b, w) for b, w in plan))
+
+        answers = asyncio.run(run())
+        time.sleep(0.5)
+    by_id = {r.headers["x-request-id"]: r for r in answers}
+    assert len(by_id) == len(plan) and {r.json()["request_id"] for r in answers} == set(by_id)
+    statuses = {r.status_code for r in answers}
+    assert 200 in statuses and 400 in statuses and 401 in statuses
+    lines = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+    ours = [e for e in lines if e["logger"].startswith("facecompare.") and "request_id" in e]
+    access = {e["request_id"]: e for e in ours if e["logger"] == "facecompare.access"}
+    assert set(access) == set(by_id)  # one access line per request, none for another
+    named = 0
+    for e in ours:
+        answer = by_id.get(e["request_id"])
+        assert answer is not None, e  # an id that no request was answered with
+        found = re.search(r"request_id=([0-9a-f]{32})", e["message"])
+        if found:
+            named += 1
+            assert found.group(1) == e["request_id"], e
+        error = answer.json().get("error_message", "")
+        if e["logger"] == "facecompare.access":
+            assert e["status"] == answer.status_code, e
+            assert e["error_code"] == error.split(":")[0], e
+        elif "error=" in e["message"]:
+            assert e["message"].endswith("error=" + error.split(":")[0]), e
+    assert named >= len(plan)  # the endpoint's own line for each refusal and each compare
