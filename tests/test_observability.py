@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import copy
+import io
 import json
+import logging
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -175,3 +180,71 @@ def test_every_log_line_names_its_own_request_under_concurrency(tmp_path: Path) 
         elif "error=" in e["message"]:
             assert e["message"].endswith("error=" + error.split(":")[0]), e
     assert named >= len(plan)  # the endpoint's own line for each refusal and each compare
+
+
+def test_lines_from_worker_threads_carry_their_request_id(tmp_path: Path, engine) -> None:
+    """In process: the real engine behind a wrapper that logs from the inference thread and
+    fails one request in two (500, logged with its traceback). 120 requests from 16 threads;
+    each request's images have their own size, which the worker line names."""
+    from fastapi.testclient import TestClient
+
+    from facecompare.api.app import create_app
+    from facecompare.api.auth import KeyStore
+    from facecompare.api.logs import JsonFormatter
+    from facecompare.config import Settings
+
+    worker_log = logging.getLogger("facecompare.test-worker")
+    real = engine.compare
+
+    def logging_compare(req, side_by_side=None):  # runs on an inference thread
+        worker_log.info("worker has images of %d and %d bytes", len(req.image1), len(req.image2))
+        if req.blur_detection:
+            raise RuntimeError("failing on purpose")
+        return real(req, side_by_side)
+
+    wrapped = copy.copy(engine)
+    wrapped.compare = logging_compare  # type: ignore[method-assign]
+    face = upscaled(lfw_image("Aaron_Peirsol", 1), 480)
+    variants = [jpeg_b64(face, quality=q) for q in range(60, 96, 3)]  # 12 distinct sizes
+    assert len({len(v) for v in variants}) == len(variants)
+    settings = Settings(keys_db=tmp_path / "k.db")
+    key = KeyStore(settings.keys_db).create("w")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    ours = logging.getLogger("facecompare")
+    ours.addHandler(handler)
+    old_level = ours.level
+    ours.setLevel(logging.INFO)
+    try:
+        with TestClient(create_app(settings, engine=wrapped)) as client:
+
+            def one(i: int) -> tuple[int, httpx.Response]:
+                img = variants[i % len(variants)]
+                body = {"image1": img, "image2": img, "blur_detection": i % 2 == 1}
+                return i, client.post(PATH, json=body, headers={"x-aigen-key": key})
+
+            with ThreadPoolExecutor(16) as pool:
+                answers = dict(pool.map(one, range(120)))
+    finally:
+        ours.removeHandler(handler)
+        ours.setLevel(old_level)
+    sizes = {
+        r.json()["request_id"]: len(base64.b64decode(variants[i % len(variants)]))
+        for i, r in answers.items()
+    }
+    assert {r.status_code for r in answers.values()} == {200, 500}
+    lines = [json.loads(x) for x in stream.getvalue().splitlines()]
+    worker = [e for e in lines if e["logger"] == "facecompare.test-worker"]
+    assert len(worker) == 120
+    for e in worker:
+        assert int(e["message"].split()[4]) == sizes[e["request_id"]], e
+    failed = [e for e in lines if e["message"].endswith(" failed")]
+    assert len(failed) == 60 and all("exception" in e for e in failed)
+    for e in failed:
+        assert e["message"] == f"request_id={e['request_id']} failed"
+        assert answers_status(answers, e["request_id"]) == 500
+
+
+def answers_status(answers: dict[int, httpx.Response], request_id: str) -> int:
+    return next(r.status_code for r in answers.values() if r.json()["request_id"] == request_id)
