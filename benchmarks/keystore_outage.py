@@ -116,15 +116,15 @@ def read_log(
         ts = time.mktime(time.strptime(e["ts"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
         return ts + int(e["ts"][20:23]) / 1000 - t0_wall + t0
 
-    outage = [
-        e for e in lines if e.get("logger") != "facecompare.access" and down <= when(e) <= up + 3
-    ]
+    window = [e for e in lines if down <= when(e) <= up + 3]
+    outage = [e for e in window if e.get("logger") != "facecompare.access"]
     return {
         "lines": len(lines),
         "levels": dict(levels),
         "tracebacks": sum("exception" in e for e in lines),
         "lines_with_another_request_id": len(wrong),
         "access_lines_of_unknown_requests": unknown,
+        "lines_from_outage_start_to_3s_after": len(window),
         "non_access_lines_from_outage_start_to_3s_after": [
             f"{e['level']} {e['message']}" for e in outage
         ],
@@ -156,6 +156,7 @@ def main() -> None:
             for t in threads:
                 t.start()
             time.sleep(args.before)
+            stopping = time.perf_counter()
             pg.stop()
             down = time.perf_counter()
             time.sleep(args.down)
@@ -168,6 +169,7 @@ def main() -> None:
             time.sleep(0.5)  # the last access lines
         report: dict[str, object] = {"clients": args.clients, "down_s": round(up - down, 2)}
         during = [s for s in sent if s.start >= down and s.end <= up]
+        report["pg_ctl_stop_s"] = round(down - stopping, 2)
         report["answers_while_down"] = len(during)
         report["statuses_while_down"] = dict(Counter(str(s.status) for s in during))
         report["messages_while_down"] = dict(Counter(s.message for s in during))
@@ -178,7 +180,9 @@ def main() -> None:
             "p99": round(pct(lat, 99) * 1000, 2),
             "max": round(max(lat, default=float("nan")) * 1000, 2),
         }
-        report["over_1s_anytime"] = sum(s.end - s.start > 1 for s in sent)
+        report["over_1s_by_status"] = dict(
+            Counter(str(s.status) for s in sent if s.end - s.start > 1)
+        )
         report["connection_errors"] = sum(s.status is None for s in sent)
         report["5xx_other_than_503"] = sum((s.status or 0) >= 500 and s.status != 503 for s in sent)
         first_200 = min((s.end for s in sent if s.status == 200 and s.start >= up), default=None)
@@ -188,7 +192,7 @@ def main() -> None:
         report["readyz_while_down"] = dict(Counter(str(c) for t, c in ready if down + 1 <= t <= up))
         report["statuses_all"] = dict(Counter(str(s.status) for s in sent))
         answers = {s.request_id: s for s in sent if s.request_id}
-        report["log"] = read_log(log, answers, down, up, t0_wall, t0)
+        report["log"] = read_log(log, answers, stopping, up, t0_wall, t0)
     print(json.dumps(report, indent=2))
 
 
