@@ -173,26 +173,34 @@ def test_key_store_outage_answers_503_logs_twice_and_recovers(
 def test_server_starts_while_the_key_store_is_down_and_serves_when_it_returns(
     pg: postgres.PostgresServer, tmp_path: Path
 ) -> None:
+    from facecompare.api.keystores import PostgresKeyStore
+
+    store = PostgresKeyStore(pg.url)
+    key = store.create("late")
+    store.close()
     env = {"FACECOMPARE_DATABASE_URL": pg.url}
-    with Server(tmp_path, env=env) as srv:
-        key = srv.new_key("late")
-        pg.stop()
-        try:
-            srv.stop()
-            srv2 = Server(tmp_path, env=env, wait=False)
-            deadline = time.perf_counter() + 60
-            while not up(srv2.url) and time.perf_counter() < deadline:
-                time.sleep(0.2)  # models load; the key store stays down
-            r = httpx.get(srv2.url + "/readyz", timeout=5)
-            assert r.status_code == 503 and r.json()["status"] == "unavailable"
-            refused = httpx.post(srv2.url + PATH, json=CHEAP, headers={"x-aigen-key": key})
-            assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
-        finally:
-            pg.start()
+    pg.stop()
+    try:
+        srv = Server(tmp_path, env=env, wait=False)
+        # meanwhile, the keys command says what is wrong (no traceback)
+        out = srv.cli("keys", "create", "while-down")
+        assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+        assert "cannot be reached" in out.stderr and "PostgreSQL at 127.0.0.1" in out.stderr
+        deadline = time.perf_counter() + 60
+        while not up(srv.url) and time.perf_counter() < deadline:
+            time.sleep(0.2)  # models load; the key store stays down
+        r = httpx.get(srv.url + "/readyz", timeout=5)
+        assert r.status_code == 503 and r.json()["status"] == "unavailable"
+        refused = httpx.post(srv.url + PATH, json=CHEAP, headers={"x-aigen-key": key})
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+    finally:
+        pg.start()
+    try:
         time.sleep(0.6)
-        assert key_state(srv2.url, key) == 400
-        assert httpx.get(srv2.url + "/readyz").status_code == 200
-        srv2.stop()
+        assert key_state(srv.url, key) == 400
+        assert httpx.get(srv.url + "/readyz").status_code == 200
+    finally:
+        srv.stop()
 
 
 def up(url: str) -> bool:
@@ -201,23 +209,6 @@ def up(url: str) -> bool:
         return httpx.get(url + "/readyz", timeout=2).json()["status"] != "loading"
     except httpx.HTTPError:
         return False
-
-
-def test_keys_command_says_when_the_key_store_is_down(pg: postgres.PostgresServer) -> None:
-    env = {**os.environ, "FACECOMPARE_DATABASE_URL": pg.url}
-    pg.stop()
-    try:
-        out = subprocess.run(
-            [sys.executable, "-m", "facecompare", "keys", "create", "while-down"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        pg.start()
-    assert out.returncode == 1 and "Traceback" not in out.stderr
-    assert "cannot be reached" in out.stderr and "PostgreSQL at 127.0.0.1" in out.stderr
 
 
 # -- SIGKILL ------------------------------------------------------------------------------------
