@@ -113,6 +113,7 @@ def test_key_store_outage_answers_503_logs_twice_and_recovers(
         down = time.perf_counter()
         time.sleep(0.8)
         ready_down = httpx.get(srv.url + "/readyz", timeout=5)
+        metrics_down = httpx.get(srv.url + "/metrics", timeout=5).text
         time.sleep(1.2)
         log_mark = len(log.read_text().splitlines())
         pg.start()
@@ -152,6 +153,7 @@ def test_key_store_outage_answers_503_logs_twice_and_recovers(
     assert ready_down.json()["status"] == "unavailable"
     assert ready_down.json()["key_store"] == "unreachable"
     assert ready_up.status_code == 200 and ready_up.json()["key_store"] == "ok"
+    assert "facecompare_key_store_up 0.0" in metrics_down
 
     lines = log_lines(log)
     assert not [e for e in lines if "exception" in e], "a traceback was logged"

@@ -76,6 +76,7 @@ def test_metrics_count_requests_errors_stages_queue_and_pack(logged_server) -> N
     # two images, one detector run each; the engine also ran for the failed decode
     assert value(stages, "facecompare_stage_duration_seconds_count", stage="detect") >= 2
     assert m["facecompare_queue_depth"][0].value == 0
+    assert m["facecompare_key_store_up"][0].value == 1
     assert m["facecompare_queue_capacity"][0].value >= 1
     info = httpx.get(url + "/v1/info").json()["model_pack"]
     pack = m["facecompare_model_pack_info"][0]
@@ -107,7 +108,7 @@ def test_openapi_and_docs_describe_the_endpoint_and_every_error(server) -> None:
     described = json.dumps(op["responses"]) + op.get("description", "")
     for code in ErrorCode:
         assert code.value in described, code
-    for status in ("200", "400", "401", "413", "429", "500"):
+    for status in ("200", "400", "401", "413", "429", "500", "503"):
         assert status in op["responses"]
     assert "/metrics" in spec["paths"] and "/demo" in spec["paths"]
     docs = httpx.get(server.url + "/docs")

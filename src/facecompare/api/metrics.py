@@ -145,7 +145,7 @@ class _Timed:
 
 
 class _StateCollector:
-    """Values read from the app at scrape time: queue depth and the model pack in use."""
+    """Values read from the app at scrape time: queue depth, key store, model pack in use."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
@@ -167,6 +167,13 @@ class _StateCollector:
             capacity.add_metric([], float(getattr(admission, "max_queue", 0)))
         yield depth
         yield capacity
+        keys = getattr(state, "keys", None)  # api/keyguard.py; as last seen, never asked here
+        up = GaugeMetricFamily(
+            "facecompare_key_store_up", "1 while the key store answers, 0 during an outage"
+        )
+        if keys is not None:
+            up.add_metric([], 1.0 if keys.reachable else 0.0)
+        yield up
         engine = getattr(state, "engine", None)
         info = InfoMetricFamily("facecompare_model_pack", "Model pack and calibration in use")
         if engine is not None:
