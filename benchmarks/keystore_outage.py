@@ -1,16 +1,18 @@
 """A key-store outage under load, as an operator would try it: PostgreSQL stopped, then started.
 
     PYTHONPATH=$PWD/src python benchmarks/keystore_outage.py              # 4 clients, 6 s down
+    PYTHONPATH=$PWD/src python benchmarks/keystore_outage.py --fault freeze
 
 Starts a throw-away PostgreSQL (``lab/postgres.py``) and ``facecompare serve`` on it
 (``FACECOMPARE_DATABASE_URL``, JSON logs at INFO to a file), creates a key, and lets
 ``--clients`` threads send valid compares without pause. After ``--before`` s PostgreSQL is
-stopped (``pg_ctl -m fast``) for ``--down`` s, then started again; the run ends ``--after`` s
-later. Prints: the answers while the store was down (statuses, error messages, Retry-After,
-latency percentiles, the slowest), what ``/readyz`` said during the outage, the time from the
-store's return to the first 200, and the server log read line by line: lines by level, lines
-written during the outage, tracebacks, and lines whose ``request_id`` is not the request their
-message or the access line names (checked against the answers the clients received).
+stopped (``pg_ctl -m fast``; ``--fault freeze``: all its processes get SIGSTOP, a server that
+hangs) for ``--down`` s, then started again (SIGCONT); the run ends ``--after`` s later.
+Prints: the answers while the store was down (statuses, error messages, Retry-After, latency
+percentiles), what ``/readyz`` said during the outage, the time from the store's return to the
+first 200, and the server log read line by line: lines by level, lines written during the
+outage, tracebacks, and lines whose ``request_id`` is not the request their message or the
+access line names (checked against the answers the clients received).
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ def read_log(
         "tracebacks": sum("exception" in e for e in lines),
         "lines_with_another_request_id": len(wrong),
         "access_lines_of_unknown_requests": unknown,
+        "lines_while_down": sum(down <= when(e) <= up for e in lines),
         "lines_from_outage_start_to_3s_after": len(window),
         "non_access_lines_from_outage_start_to_3s_after": [
             f"{e['level']} {e['message']}" for e in outage
@@ -137,6 +140,12 @@ def main() -> None:
     ap.add_argument("--before", type=float, default=3.0)
     ap.add_argument("--down", type=float, default=6.0)
     ap.add_argument("--after", type=float, default=4.0)
+    ap.add_argument(
+        "--fault",
+        choices=["stop", "freeze"],
+        default="stop",
+        help="stop: pg_ctl -m fast stop / start; freeze: SIGSTOP / SIGCONT (a hung server)",
+    )
     args = ap.parse_args()
     body = pair_body()
     with PostgresServer() as pg, tempfile.TemporaryDirectory() as tmp:
@@ -157,17 +166,21 @@ def main() -> None:
                 t.start()
             time.sleep(args.before)
             stopping = time.perf_counter()
-            pg.stop()
+            pg.stop() if args.fault == "stop" else pg.freeze()
             down = time.perf_counter()
             time.sleep(args.down)
-            pg.start()
+            pg.start() if args.fault == "stop" else pg.thaw()
             up = time.perf_counter()
             time.sleep(args.after)
             stop.set()
             for t in threads:
                 t.join()
             time.sleep(0.5)  # the last access lines
-        report: dict[str, object] = {"clients": args.clients, "down_s": round(up - down, 2)}
+        report: dict[str, object] = {
+            "fault": args.fault,
+            "clients": args.clients,
+            "down_s": round(up - down, 2),
+        }
         during = [s for s in sent if s.start >= down and s.end <= up]
         report["pg_ctl_stop_s"] = round(down - stopping, 2)
         report["answers_while_down"] = len(during)

@@ -135,6 +135,28 @@ def test_key_store_outage_answers_503_logs_twice_and_recovers(
             result = fc.compare(*images(body))
             restart.join()
         assert result.confidence > 90
+
+        # PostgreSQL hung (SIGSTOP): nothing answers, nothing refuses; the requests that were
+        # waiting for it get 503 after 1 s, the next ones at once
+        time.sleep(0.5)
+        stop, hung = threading.Event(), []
+        clients = [
+            threading.Thread(target=keep_sending, args=(srv.url, key, body, stop, hung))
+            for _ in range(4)
+        ]
+        for t in clients:
+            t.start()
+        time.sleep(0.5)
+        pg.freeze()
+        frozen = time.perf_counter()
+        time.sleep(2.5)
+        ready_hung = httpx.get(srv.url + "/readyz", timeout=5)
+        pg.thaw()
+        thawed = time.perf_counter()
+        time.sleep(2.0)
+        stop.set()
+        for t in clients:
+            t.join()
         time.sleep(0.5)
 
     assert all(s.status is not None for s in sent), "connection errors"
@@ -163,11 +185,22 @@ def test_key_store_outage_answers_503_logs_twice_and_recovers(
     assert [e["message"].split(",")[0] for e in outage] == ["key store unreachable"]
     ends = [e for e in lines if e["message"].startswith("key store reachable again")]
     starts = [e for e in lines if e["message"].startswith("key store unreachable")]
-    assert len(starts) == len(ends) == 2  # two outages, logged twice each
+    assert len(starts) == len(ends) == 3  # three outages, logged twice each
     refused = int(re.search(r"(\d+) requests were answered 503", ends[0]["message"]).group(1))
     assert refused == sum(s.status == 503 for s in sent)
+    assert "did not answer within 1 s" in starts[2]["message"]
     noisy = [e for e in lines if e["level"] in ("warning", "error")]
-    assert len(noisy) == 4, noisy
+    assert len(noisy) == 6, noisy
+
+    # the hung store: 503 within the 1 s limit, then at once; back within 2 s of the thaw
+    assert all(s.status is not None for s in hung) and {s.status for s in hung} <= {200, 503}
+    while_hung = [s for s in hung if s.start >= frozen + 0.1 and s.end <= thawed]
+    assert len(while_hung) > 20 and all(s.status == 503 for s in while_hung)
+    latency = [s.end - s.start for s in while_hung]
+    assert np.percentile(latency, 99) < 1.5 and max(latency) < 3.0, sorted(latency)[-5:]
+    assert np.median(latency) < 0.2
+    assert min(s.end for s in hung if s.status == 200 and s.end > thawed) - thawed < 2.0
+    assert ready_hung.status_code == 503 and ready_hung.elapsed.total_seconds() < 1.5
     # the 503s are counted in those lines, not one access line each at INFO
     assert not [e for e in lines if e.get("error_code") == "SERVICE_UNAVAILABLE"]
 

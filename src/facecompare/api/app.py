@@ -74,13 +74,6 @@ async def parse_request(body: bytes, settings: Settings, pool: Executor) -> Comp
     return await asyncio.get_running_loop().run_in_executor(pool, work)
 
 
-async def verify_key(keys: KeyStoreGuard, key: str | None) -> str | None:
-    """The key's name or None; a store across the network is asked off the event loop."""
-    if keys.remote:
-        return await anyio.to_thread.run_sync(keys.verify, key)
-    return keys.verify(key)
-
-
 def log_to_stderr() -> None:
     """Our log lines (no request content, see docs/security.md) to stderr, unless the host
     application configured logging itself."""
@@ -108,7 +101,7 @@ def create_app(
         # SQLite or PostgreSQL; an unreachable store is answered 503, not 500 (api/keyguard.py)
         app.state.keys = KeyStoreGuard(open_key_store(settings.keys_db))
         if settings.auth:
-            await anyio.to_thread.run_sync(app.state.keys.ping)  # logs an outage at start-up
+            await app.state.keys.ping_async()  # an outage at start-up is logged, not fatal
         app.state.engine = engine or await anyio.to_thread.run_sync(engine_factory, settings)
         choice = app.state.engine.pipeline.backend
         if choice.backend == "openvino":  # its compute threads yield to the event loop too
@@ -201,7 +194,7 @@ def create_app(
         try:
             name = None
             if settings.auth:
-                name = await verify_key(request.app.state.keys, request.headers.get("x-aigen-key"))
+                name = await request.app.state.keys.verify_async(request.headers.get("x-aigen-key"))
                 if name is None:
                     raise FaceCompareError(ErrorCode.AUTHENTICATION_ERROR)
                 if not rate.allow(name):
@@ -277,7 +270,7 @@ def create_app(
         if request.app.state.engine is None or keys is None:
             payload["status"] = "loading"
         elif settings.auth:
-            reachable = await anyio.to_thread.run_sync(keys.ping) if keys.remote else keys.ping()
+            reachable = await keys.ping_async()
             payload.update(keys.state())
             if not reachable:
                 payload["status"] = "unavailable"

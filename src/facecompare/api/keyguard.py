@@ -4,8 +4,9 @@ While the store cannot be reached (:class:`KeyStoreUnavailable`), requests are r
 (the endpoint answers 503 ``SERVICE_UNAVAILABLE`` with ``Retry-After``) and one request at a
 time, at most every ``probe_every`` seconds, tries the store for real: the first that succeeds
 ends the outage. So a store that hangs holds one thread, not every request, and the service is
-back within ``probe_every`` of the store. The outage is logged once when it starts (the cause,
-no traceback) and once when it ends (how long, how many requests were refused)."""
+back within ``probe_every`` of the store. A remote store (PostgreSQL) is asked off the event
+loop and must answer within ``ANSWER_WITHIN_S``. The outage is logged once when it starts (the
+cause, no traceback) and once when it ends (how long, how many requests were refused)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import anyio
+import anyio.to_thread
+
 from .auth import KeyStoreUnavailable
 from .keystores import KeyStoreLike
 
@@ -22,6 +26,7 @@ log = logging.getLogger("facecompare.keys")
 T = TypeVar("T")
 PROBE_EVERY_S = 0.5
 RETRY_AFTER_S = 1  # told to clients: the store is tried again twice a second
+ANSWER_WITHIN_S = 1.0  # a remote store slower than this counts as unreachable (a hung server)
 
 
 class KeyStoreGuard:
@@ -71,6 +76,30 @@ class KeyStoreGuard:
         except KeyStoreUnavailable:
             return False
         return True
+
+    async def verify_async(self, key: str | None) -> str | None:
+        """:meth:`verify` for the event loop: a remote store is asked on a worker thread, and
+        one that has not answered within ``ANSWER_WITHIN_S`` (a hung server, a network that
+        drops packets) starts an outage; its thread is left to finish on its own."""
+        if not self.remote:
+            return self.verify(key)  # a local file: microseconds
+        return await self._within(self.verify, key)
+
+    async def ping_async(self) -> bool:
+        """:meth:`ping` for the event loop, with the same time limit."""
+        if not self.remote:
+            return self.ping()
+        try:
+            return await self._within(self.ping, count=False)
+        except KeyStoreUnavailable:
+            return False
+
+    async def _within(self, fn: Callable[..., T], *args: object, count: bool = True) -> T:
+        with anyio.move_on_after(ANSWER_WITHIN_S):
+            return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
+        exc = KeyStoreUnavailable(f"the key store did not answer within {ANSWER_WITHIN_S:g} s")
+        self._failed(exc, probe=False, count=count)
+        raise exc
 
     def _call(self, fn: Callable[..., T], *args: object, count: bool) -> T:
         """``fn(*args)``, or refused at once while down; ``count``: a request to be counted."""

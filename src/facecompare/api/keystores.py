@@ -82,7 +82,18 @@ class PostgresKeyStore:
 
     def _connect(self) -> Any:
         if self._conn is None or self._conn.closed:
-            conn = self._psycopg.connect(self._url, autocommit=True, connect_timeout=self._timeout)
+            conn = self._psycopg.connect(
+                self._url,
+                autocommit=True,
+                connect_timeout=self._timeout,
+                # a network that drops packets fails the connection within seconds, not the
+                # kernel's 15 minutes: unacknowledged data (tcp_user_timeout), idle probes
+                tcp_user_timeout=self._timeout * 1000,
+                keepalives=1,
+                keepalives_idle=5,
+                keepalives_interval=2,
+                keepalives_count=2,
+            )
             conn.execute(_PG_SCHEMA)  # once per connection: a new database gets its table
             self._conn = conn
         return self._conn

@@ -11,6 +11,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -83,6 +84,29 @@ class PostgresServer:
     def stop(self, mode: str = "fast") -> None:
         """Stop (``fast``: disconnect clients, clean shutdown; ``immediate``: like a crash)."""
         self._run([self.pg_ctl, "-D", str(self.data), "-m", mode, "-w", "stop"])
+
+    def _pids(self) -> list[int]:
+        """The postmaster and its children (backends, writer, checkpointer...)."""
+        main = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == main:
+                children.append(int(stat.parent.name))
+        return [main, *children]
+
+    def freeze(self) -> None:
+        """SIGSTOP every process of the server: connections are accepted by the kernel and
+        queries are sent, but nothing answers (a hung server, like a network that drops)."""
+        for pid in self._pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self._pids():
+            os.kill(pid, signal.SIGCONT)
 
     def remove(self) -> None:
         """Stop if running, and delete the cluster."""
