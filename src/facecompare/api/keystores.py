@@ -94,7 +94,11 @@ class PostgresKeyStore:
                 keepalives_interval=2,
                 keepalives_count=2,
             )
-            conn.execute(_PG_SCHEMA)  # once per connection: a new database gets its table
+            try:
+                conn.execute(_PG_SCHEMA)  # once per connection: a new database gets its table
+            except BaseException:
+                conn.close()
+                raise
             self._conn = conn
         return self._conn
 
