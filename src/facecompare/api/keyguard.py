@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
 import anyio
@@ -83,20 +84,31 @@ class KeyStoreGuard:
         drops packets) starts an outage; its thread is left to finish on its own."""
         if not self.remote:
             return self.verify(key)  # a local file: microseconds
-        return await self._within(self.verify, key)
+        return await self._within(self.store.verify, key)
 
     async def ping_async(self) -> bool:
         """:meth:`ping` for the event loop, with the same time limit."""
         if not self.remote:
             return self.ping()
+        with self._lock:
+            if self._down_since is None and self.clock() - self._last_ok < self.probe_every:
+                return True
         try:
-            return await self._within(self.ping, count=False)
+            await self._within(self.store.ping, count=False)
         except KeyStoreUnavailable:
             return False
+        return True
 
     async def _within(self, fn: Callable[..., T], *args: object, count: bool = True) -> T:
-        with anyio.move_on_after(ANSWER_WITHIN_S):
-            return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
+        """The request is counted here, once, whether its thread fails or is abandoned."""
+        call = partial(self._call, fn, *args, count=False)
+        try:
+            with anyio.move_on_after(ANSWER_WITHIN_S):
+                return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        except KeyStoreUnavailable:
+            with self._lock:
+                self._refused += count
+            raise
         exc = KeyStoreUnavailable(f"the key store did not answer within {ANSWER_WITHIN_S:g} s")
         self._failed(exc, probe=False, count=count)
         raise exc
