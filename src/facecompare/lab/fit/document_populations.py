@@ -41,6 +41,7 @@ from ..measure.evaluate import EmbeddingSet
 from ..measure.pairs import population_scores
 from ..measure.population_report import Row, measure, table
 from .populations import scenario_rows, strictest
+from .target import in_force, seeded
 
 FIT_POPULATIONS = ("lfw", "korean-family")  # as for photo–photo (command.FIT_POPULATIONS)
 FIT_HALF, HELD_OUT_HALF = 0, 1
@@ -303,7 +304,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     docs_root = shared_dir() / "datasets" / "id-documents"
     settings = Settings.from_env(pack=args.pack)
-    if args.out is not None:
+    if args.out is not None:  # a new file starts as a copy of the one in force
+        seeded(args.out, in_force(settings, settings.pack))
         settings = Settings.from_env(pack=args.pack, calibration=args.out)
     engine = Engine.load(settings)
     thresholds = None
