@@ -129,7 +129,8 @@ class Engine:
         side by side, on the image pool while the document is read (for ``verified_document``
         alone, image2 is expected to be the photo; when image1 is not a document, image1 is the
         photo, on this thread after image2's reading). Errors answer in the documented order:
-        any decode error (image1 first), then CAN_NOT_DETECT_IDCARD, then any missing face."""
+        any decode error (image1 first), then CAN_NOT_DETECT_IDCARD (IMAGE_BLURED instead for an
+        image too blurred to be read, with ``blur_detection``), then any missing face."""
         required = [req.image1_is_document, req.image2_is_document]
         readable = [i for i in range(2) if required[i]] or [0, 1]  # looked at as documents
         reduce = self.settings.reduced_decode and not req.blur_detection
@@ -156,13 +157,13 @@ class Engine:
                 break
             docs[i] = self.documents.find(imgs[i])
             if docs[i] is None and required[i]:
-                idcard = FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, PARAMS[i])
+                idcard = self._no_document(imgs, [i], req.blur_detection)
                 break
             if docs[i] is not None and not any(required):
                 break  # verified_document: one document is enough
         else:
             if all(d is None for d in docs):
-                idcard = FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, PARAMS[0])
+                idcard = self._no_document(imgs, readable, req.blur_detection)
         # the photos: each image that is not a document (after an error, only those whose
         # decoding is still to be checked)
         results: dict[int, FoundFace | None] = {}
@@ -200,16 +201,47 @@ class Engine:
         norms = np.array([f.norm for f in found], np.float64)
         return found, emb, norms, docs
 
+    def _no_document(
+        self, imgs: dict[int, np.ndarray], looked: list[int], blur_detection: bool
+    ) -> FaceCompareError:
+        """The answer for images looked at as documents in which none was found: IMAGE_BLURED
+        naming the first too blurred to be read (with ``blur_detection``), else
+        CAN_NOT_DETECT_IDCARD naming the first."""
+        for i in looked if blur_detection else ():
+            if self._unreadable(imgs[i]):
+                return FaceCompareError(ErrorCode.IMAGE_BLURED, PARAMS[i])
+        return FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, PARAMS[looked[0]])
+
+    def _unreadable(self, img: np.ndarray) -> bool:
+        """An image in which the reader found no document is too blurred to be read: its
+        steepest edges at the reader's scale are soft (``quality.edge_sharpness`` below
+        ``quality.DOCUMENT_EDGE_SHARPNESS``) and it holds no face the blur rules call sharp (a
+        photo whose softness is its own, e.g. a small photo sent enlarged, is no blurred card)."""
+        sharpness = quality.edge_sharpness(img)
+        if sharpness is None or sharpness >= quality.DOCUMENT_EDGE_SHARPNESS:
+            return False
+        s = self.settings
+        face = self.pipeline.largest_face(img, s.min_document_face, s.det_retry_size)
+        return face is None or self._blurred(face.crop, None)
+
     def _check_blur(self, found: list[FoundFace], norms: np.ndarray) -> None:
         """IMAGE_BLURED when a face's quality score is below the calibrated threshold (chosen by
         ``facecompare calibrate-blur``: blurred to a person), or below the ``second`` rule's
         (too blurred to compare reliably), image1 first."""
+        for f, norm, param in zip(found, norms, PARAMS, strict=True):
+            if self._blurred(f.crop, float(norm)):
+                raise FaceCompareError(ErrorCode.IMAGE_BLURED, param)
+
+    def _blurred(self, crop: np.ndarray, norm: float | None) -> bool:
+        """Whether the calibration's blur rules flag an aligned face (``norm``: its recogniser
+        feature norm; computed here when a rule needs it and it is None)."""
         blur = self.calibrated.section("blur")
         if blur is None:
             raise RuntimeError("blur_detection needs a 'blur' section in the calibration file")
-        rules = [blur] + ([blur["second"]] if blur.get("second") else [])
-        for f, norm, param in zip(found, norms, PARAMS, strict=True):
-            for rule in rules:
-                name = str(rule.get("score", "laplacian_var"))
-                if quality.score(name, f.crop, float(norm)) < float(rule["threshold"]):
-                    raise FaceCompareError(ErrorCode.IMAGE_BLURED, param)
+        for rule in [blur] + ([blur["second"]] if blur.get("second") else []):
+            name = str(rule.get("score", "laplacian_var"))
+            if name == quality.EMBEDDING_NORM and norm is None:
+                norm = float(self.pipeline.embedder.embed([crop])[1][0])
+            if quality.score(name, crop, norm) < float(rule["threshold"]):
+                return True
+        return False
