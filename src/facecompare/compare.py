@@ -8,6 +8,7 @@ goes through the document reader (``documents/reader.py``), whose portrait is th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -86,14 +87,15 @@ class Engine:
         checked = imaging.checked((req.image1, req.image2), self.settings.limits, PARAMS)
         datas, headers = [d for d, _ in checked], [h for _, h in checked]
         docs: list[Document | None] = [None, None]
+        pages: list[np.ndarray | None] = [None, None]  # the decoded document images
         if req.verified_document or req.image1_is_document or req.image2_is_document:
-            found, emb, norms, docs = self._with_documents(datas, headers, req, side_by_side)
+            found, emb, norms, docs, pages = self._with_documents(datas, headers, req, side_by_side)
         else:  # two photos: the fast path (docs/performance.md)
             found, emb, norms = self.pipeline.two_photos(
                 datas, headers, req.blur_detection, side_by_side
             )
         if req.blur_detection:  # after detection: a blurred faceless image is CAN_NOT_DETECT_FACE
-            self._check_blur(found, norms)
+            self._check_blur(found, norms, pages)
 
         score = self.scorer.single(emb[0], emb[1])
         flipped = self.scorer.uncertain(score)
@@ -119,8 +121,11 @@ class Engine:
         headers: list[imaging.ImageHeader],
         req: CompareRequest,
         side_by_side: bool,
-    ) -> tuple[list[FoundFace], np.ndarray, np.ndarray, list[Document | None]]:
-        """Faces, embeddings, norms and documents when a document flag is set.
+    ) -> tuple[
+        list[FoundFace], np.ndarray, np.ndarray, list[Document | None], list[np.ndarray | None]
+    ]:
+        """Faces, embeddings, norms, documents and the decoded document images when a document
+        flag is set.
 
         Each ``imageN_is_document`` image must be a document; ``verified_document`` alone needs
         one of the two (image1 looked at first). A document image is decoded at full scale and
@@ -199,7 +204,8 @@ class Engine:
                 found[k] = replace(found[k], embedding=emb_new[j], norm=float(norms_new[j]))
         emb = np.stack([f.embedding for f in found])
         norms = np.array([f.norm for f in found], np.float64)
-        return found, emb, norms, docs
+        pages = [imgs[i] if docs[i] is not None else None for i in range(2)]
+        return found, emb, norms, docs, pages
 
     def _no_document(
         self, imgs: dict[int, np.ndarray], looked: list[int], blur_detection: bool
@@ -217,31 +223,51 @@ class Engine:
         steepest edges at the reader's scale are soft (``quality.edge_sharpness`` below
         ``quality.DOCUMENT_EDGE_SHARPNESS``) and it holds no face the blur rules call sharp (a
         photo whose softness is its own, e.g. a small photo sent enlarged, is no blurred card)."""
-        sharpness = quality.edge_sharpness(img)
-        if sharpness is None or sharpness >= quality.DOCUMENT_EDGE_SHARPNESS:
+        if not _soft_page(img):
             return False
         s = self.settings
         face = self.pipeline.largest_face(img, s.min_document_face, s.det_retry_size)
         return face is None or self._blurred(face.crop, None)
 
-    def _check_blur(self, found: list[FoundFace], norms: np.ndarray) -> None:
+    def _check_blur(
+        self,
+        found: list[FoundFace],
+        norms: np.ndarray,
+        pages: list[np.ndarray | None] | None = None,
+    ) -> None:
         """IMAGE_BLURED when a face's quality score is below the calibrated threshold (chosen by
         ``facecompare calibrate-blur``: blurred to a person), or below the ``second`` rule's
-        (too blurred to compare reliably), image1 first."""
-        for f, norm, param in zip(found, norms, PARAMS, strict=True):
-            if self._blurred(f.crop, float(norm)):
+        (too blurred to compare reliably), image1 first. A document's portrait (``pages``: the
+        document images) counts as blurred to a person only when the photo of the document is
+        soft too (``quality.edge_sharpness`` below ``quality.DOCUMENT_EDGE_SHARPNESS``): a
+        printed portrait is softer than a photo, and its print is not what a retake changes."""
+        pages = pages or [None, None]
+        for f, norm, page, param in zip(found, norms, pages, PARAMS, strict=True):
+            soft = None if page is None else (lambda p=page: _soft_page(p))
+            if self._blurred(f.crop, float(norm), soft):
                 raise FaceCompareError(ErrorCode.IMAGE_BLURED, param)
 
-    def _blurred(self, crop: np.ndarray, norm: float | None) -> bool:
+    def _blurred(
+        self, crop: np.ndarray, norm: float | None, soft: Callable[[], bool] | None = None
+    ) -> bool:
         """Whether the calibration's blur rules flag an aligned face (``norm``: its recogniser
-        feature norm; computed here when a rule needs it and it is None)."""
+        feature norm; computed here when a rule needs it and it is None). ``soft``: the first
+        rule (blurred to a person) counts only when this says yes (asked only then)."""
         blur = self.calibrated.section("blur")
         if blur is None:
             raise RuntimeError("blur_detection needs a 'blur' section in the calibration file")
-        for rule in [blur] + ([blur["second"]] if blur.get("second") else []):
+        for k, rule in enumerate([blur] + ([blur["second"]] if blur.get("second") else [])):
             name = str(rule.get("score", "laplacian_var"))
             if name == quality.EMBEDDING_NORM and norm is None:
                 norm = float(self.pipeline.embedder.embed([crop])[1][0])
             if quality.score(name, crop, norm) < float(rule["threshold"]):
+                if k == 0 and soft is not None and not soft():
+                    continue
                 return True
         return False
+
+
+def _soft_page(img: np.ndarray) -> bool:
+    """A document image whose steepest edges are soft (``quality.edge_sharpness``)."""
+    sharpness = quality.edge_sharpness(img)
+    return sharpness is not None and sharpness < quality.DOCUMENT_EDGE_SHARPNESS
