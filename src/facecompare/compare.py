@@ -73,6 +73,20 @@ class Engine:
         path = pipeline.settings.calibration or default_path(pack.name)
         return cls(pipeline, load_calibration(path, pack.digest))
 
+    def warm(self) -> None:
+        """Load what is left to load (the document text models) and run every model of the
+        photo and document paths once, on drawn images: the first request then pays neither a
+        load nor a model's first run. The server calls this before ``/readyz`` says ready."""
+        self.documents.warm()
+        page = np.full((480, 640, 3), 200, np.uint8)
+        s = self.settings
+        self.pipeline.faces(page, s.min_face)  # no face there: every detector pass runs
+        self.pipeline.detector.detect(page, s.det_retry_size, s.det_threshold)  # documents'
+        box = np.array([240, 140, 400, 340], np.float32)
+        eyes_nose_mouth = [[290, 210], [350, 210], [320, 250], [295, 290], [345, 290]]
+        face = Face(box, 1.0, np.array(eyes_nose_mouth, np.float32))
+        self.pipeline.embedder.embed([self.pipeline.aligned(page, face)])
+
     @property
     def calibrated(self) -> Calibration:
         if self.calibration is None:

@@ -97,9 +97,9 @@ def create_app(
         return_big_buffers_to_os(arenas=settings.malloc_arenas)
         app.state.keys = open_key_store(settings.keys_db)  # ecosystem: SQLite or PostgreSQL
         loaded = engine or await anyio.to_thread.run_sync(engine_factory, settings)
-        # the document path's text models too: /readyz says ready only once nothing is left
-        # to load (a first document request would otherwise load them, ~0.5 s)
-        await anyio.to_thread.run_sync(loaded.documents.warm)
+        # the document path's text models too, and every model run once: /readyz says ready
+        # only once nothing is left to load (Engine.warm)
+        await anyio.to_thread.run_sync(loaded.warm)
         app.state.engine = loaded
         choice = app.state.engine.pipeline.backend
         if choice.backend == "openvino":  # its compute threads yield to the event loop too
