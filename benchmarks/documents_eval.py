@@ -12,10 +12,10 @@ Figures:
    document found, portrait found, selfie-vs-card TAR at the document-photo err_01 of the
    calibration file (fitted on the train half) and the realised FAR;
 4. cost: document check + portrait against the plain photo path (largest face and its
-   embedding; until session 8 without it, though the reader embeds), same images,
+   embedding, as the reader embeds its candidates too), same images,
    same run (the OCR models loaded before the timing); and as a user sees it: ``Engine.compare``
    of a card and a selfie with ``image1_is_document`` against the same pair without flags;
-5. hard negatives (issue 14): held-out scenes of facecompare.lab.data.hard_negatives (test half
+5. hard negatives: held-out scenes of facecompare.lab.data.hard_negatives (test half
    of the people, seed 1): posters, logo walls, signs, printed T-shirts, book pages, screenshots, a
    sheet of paper or a phone held up; the same scenes with identity-document field captions in
    their text (``vocabulary="captions"``, a stress test of the caption reading); plus the kpop

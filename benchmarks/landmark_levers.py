@@ -1,4 +1,4 @@
-"""LFW 10-fold accuracy of landmark-refinement levers (issue 4): where the 5 alignment points
+"""LFW 10-fold accuracy of landmark-refinement levers: where the 5 alignment points
 come from.
 
     python benchmarks/landmark_levers.py [--limit N]
@@ -7,7 +7,7 @@ Variants, all on the same first detection (the central face, LFW's label):
   scrfd        the detector's own 5 points (the server's pipeline)
   refine-R     SCRFD run a second time on a crop around the face, scaled so the face box is R px
   lm106-5      the wheel's 2d106det model (192×192 crop), 5 points derived from its 106 (the
-               server's pipeline since session 2, see facecompare.models.landmark106)
+               server's pipeline, see facecompare.models.landmark106)
   and mixes of these, a bicubic warp, a 106-point template fit.
 Each with and without flip test-time augmentation. ~14 min on 2 idle cores.
 """

@@ -1,4 +1,4 @@
-"""Which scoring holds its thresholds inside each population (docs/accuracy.md, issue 13).
+"""Which scoring holds its thresholds inside each population (docs/accuracy.md).
 
     python benchmarks/population_scoring.py     # minutes when the embeddings are cached
 

@@ -12,7 +12,6 @@ import pytest
 
 from facecompare.lab.data.datasets import shared_dir
 from facecompare.lab.server import LocalServer as Server
-from facecompare.lab.server import free_port  # noqa: F401 - the tests import it from here
 
 SHARED = shared_dir()
 LFW = SHARED / "datasets" / "lfw"

@@ -4,6 +4,7 @@ embeddings within the drift bound of onnxruntime fp32 on real LFW crops, /v1/inf
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 
 from conftest import Server, lfw_image
 from facecompare.align import align
+from facecompare.config import Settings
 from facecompare.errors import ModelIntegrityError
 from facecompare.models.backend import (
     EMBEDDING_COS_MIN,
@@ -50,6 +52,50 @@ def test_auto_takes_openvino_bf16_only_where_the_cpu_computes_bf16():
     ov32 = choose("openvino", "f32", AMX, True)
     assert (ov32.backend, ov32.precision) == ("openvino", "f32")
     assert choose("openvino", "auto", AVX2, True).precision == "f32"
+
+
+def test_the_reason_names_only_a_variable_that_was_set(monkeypatch):
+    """/v1/info and the start-up log give the true reason: the default, the variable that was
+    set, the caller's settings, or what auto saw on the CPU; never an unset variable."""
+    for var in ("FACECOMPARE_BACKEND", "FACECOMPARE_PRECISION", "FACECOMPARE_OCR_BACKEND"):
+        monkeypatch.delenv(var, raising=False)
+    default = Settings.from_env()
+    c = choose(default.backend, default.precision, AMX, True)
+    assert (c.backend, c.reason) == (
+        "onnxruntime",
+        "default (FACECOMPARE_BACKEND unset): onnxruntime fp32",
+    )
+    caller = choose("openvino", "f32", AMX, True).reason
+    assert (
+        caller
+        == "backend=openvino in the caller's settings, precision=f32 in the caller's settings"
+    )
+    monkeypatch.setenv("FACECOMPARE_BACKEND", "onnxruntime")
+    c = choose(Settings.from_env().backend, "auto", AMX, True)
+    assert c.reason == "FACECOMPARE_BACKEND=onnxruntime: onnxruntime fp32"
+    monkeypatch.setenv("FACECOMPARE_BACKEND", "auto")
+    assert choose("auto", "auto", AMX, True).reason == (
+        "FACECOMPARE_BACKEND=auto: the CPU has native bf16 (AMX/AVX512-BF16): OpenVINO bf16"
+    )
+    assert choose("auto", "auto", AVX2, True).reason == (
+        "FACECOMPARE_BACKEND=auto: the CPU lacks native bf16: onnxruntime fp32"
+    )
+    monkeypatch.setenv("FACECOMPARE_PRECISION", "f32")
+    assert choose("auto", "f32", AMX, True).reason == (
+        "FACECOMPARE_BACKEND=auto, FACECOMPARE_PRECISION=f32: onnxruntime fp32"
+    )
+    monkeypatch.setenv("FACECOMPARE_BACKEND", "openvino")
+    monkeypatch.delenv("FACECOMPARE_PRECISION")
+    assert choose("openvino", "auto", AVX2, True).reason == (
+        "FACECOMPARE_BACKEND=openvino, precision auto: the CPU lacks native bf16"
+    )
+    from facecompare.models.ppocr import choose_backend
+
+    assert choose_backend("auto", AVX2).reason == (
+        "default (FACECOMPARE_OCR_BACKEND unset): auto, no AVX-512"
+    )
+    monkeypatch.setenv("FACECOMPARE_OCR_BACKEND", "onnxruntime")
+    assert choose_backend("onnxruntime", AVX2).reason == "FACECOMPARE_OCR_BACKEND=onnxruntime"
 
 
 @pytest.mark.parametrize(
@@ -156,6 +202,8 @@ def test_info_shows_the_backend_and_precision_in_use(server, engine):
     assert info == engine.pipeline.backend.info()
     assert info["backend"] in ("onnxruntime", "openvino")
     assert info["precision"] in ("f32", "bf16")
+    if "FACECOMPARE_BACKEND" not in os.environ:  # the default, said as such
+        assert info["reason"] == "default (FACECOMPARE_BACKEND unset): onnxruntime fp32"
 
 
 def test_forced_onnxruntime_server_says_so(tmp_path):
@@ -167,7 +215,10 @@ def test_forced_onnxruntime_server_says_so(tmp_path):
     finally:
         srv.stop()
     assert (info["backend"], info["precision"]) == ("onnxruntime", "f32")
-    assert "backend onnxruntime f32" in log.read_text()
+    assert info["reason"] == "FACECOMPARE_BACKEND=onnxruntime: onnxruntime fp32"
+    assert "backend onnxruntime f32 (FACECOMPARE_BACKEND=onnxruntime: onnxruntime fp32)" in (
+        log.read_text()
+    )
 
 
 def test_bad_backend_setting_stops_start_up(tmp_path):

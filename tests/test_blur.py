@@ -72,7 +72,7 @@ def test_section_meets_its_targets(section):
     """The figures the command measured on held-out people (docs/blur.md)."""
     rep = section["report"]
     assert rep["strong_flagged"]["flagged"] >= 0.95
-    # the issue's 50 % at the soft level is not reached by the shipped (small-sample) fit:
+    # the 50 % target at the soft level is not reached by the shipped (small-sample) fit:
     # 45.7 %, docs/blur.md; this guards against a regression below that
     assert rep["soft_flagged"]["flagged"] >= 0.4
     assert rep["sharp_flagged"]["flagged"] <= 0.02
@@ -183,7 +183,7 @@ def test_report_half_slice(engine, lfw, section):
     assert np.mean(blurred) >= 0.9
 
 
-# -- the shape a client sends: a small crop scaled up ×3 (issue 15) ------------------------------
+# -- the shape a client sends: a small crop scaled up ×3 ----------------------------------------
 PEOPLE = ("Aaron_Peirsol", "Tom_Cruise", "Angelina_Jolie", "Colin_Powell", "Serena_Williams")
 
 
@@ -278,7 +278,7 @@ def test_http_self_check(server, api_key, engine):
     rates = {k: float(np.mean(v)) for k, v in counts.items()}
     print({k: (round(v, 3), len(counts[k])) for k, v in rates.items()})
     assert len(counts["sharp"]) >= 40
-    # issue 15's targets; measured 2026-12-01 22:47 UTC with the 150-faces-per-population
+    # the blur flag's targets; measured 2026-12-01 22:47 UTC with the 150-faces-per-population
     # cut: sharp 0 % (88), soft 71.6 % (264), strong 96.2 % (262) (docs/blur.md)
     assert rates["strong"] >= 0.95 and rates["soft"] >= 0.5 and rates["sharp"] <= 0.02
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,13 +79,47 @@ def test_bench_against_a_server(server: Server, api_key: str, files, tmp_path: P
     assert figures["ok"] == 6 and figures["throughput_rps"] > 0 and figures["p50_s"] > 0
 
 
-@pytest.mark.parametrize(
-    "command",
-    [[], ["serve"], ["compare"], ["calibrate"], ["eval"], ["load"], ["keys"], ["keys", "create"]],
-)
+def _commands() -> list[list[str]]:
+    """Every command and sub-command of the CLI, as typed after ``facecompare``."""
+    import typer
+
+    from facecompare.cli import app
+
+    out: list[list[str]] = [[]]
+
+    def walk(group: object, prefix: list[str]) -> None:  # typer's own (vendored) click types
+        for name, cmd in getattr(group, "commands", {}).items():
+            out.append([*prefix, name])
+            walk(cmd, [*prefix, name])
+
+    walk(typer.main.get_command(app), [])
+    return out
+
+
+@pytest.mark.parametrize("command", _commands(), ids=lambda c: " ".join(c) or "facecompare")
 def test_every_command_has_help(command: list[str]) -> None:
-    r = cli(*command, "--help")
+    r = cli(*command, "--help", env={**os.environ, "COLUMNS": "100"})
     assert r.returncode == 0 and "Usage" in r.stdout
     if command:
         # the command's own sentence, not only the option list
         assert len(r.stdout.split("Options")[0].split("Usage")[1]) > 60, r.stdout
+    # an option shows its value's type only when it takes one: no `<bool>` after a flag
+    assert "<bool>" not in r.stdout, r.stdout
+    for line in r.stdout.splitlines():
+        if line.strip().startswith("--help"):
+            assert line.split() == ["--help", "Show", "this", "message", "and", "exit."], line
+    if command == ["serve"]:  # help texts print as written (no markup eats `[env …]`)
+        assert "[env FACECOMPARE_KEYS_DB; default" in r.stdout
+
+
+def test_a_missing_bench_peer_names_the_command_that_installs_it() -> None:
+    """The hint is the two-step install checked on a fresh venv (both peers load after it),
+    and the same command as pyproject.toml's comment on the bench extra."""
+    from facecompare.lab.bench import peers
+
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert f"#   {peers.INSTALL_PEERS}" in pyproject
+    for make in (lambda: peers.insightface_peer(None), peers.face_recognition_peer):
+        got = make()
+        if isinstance(got, str):  # not installed here: the message carries the command
+            assert got.endswith(peers.INSTALL_PEERS), got

@@ -102,7 +102,7 @@ def test_plain_images_are_not_documents():
         assert evidence.find_document(img) is None
 
 
-# -- issue 14: OCR, MRZ, hard negatives, selfie holding the card ---------------------------------
+# -- OCR, MRZ, hard negatives, selfie holding the card -------------------------------------------
 def test_mrz_check_digits():
     """The ICAO 9303 sample data line validates; one changed digit or date does not."""
     line = "L898902C36UTO7408122F1204159ZE184226B<<<<<10"

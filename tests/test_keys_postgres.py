@@ -1,16 +1,10 @@
-"""Keys in a real PostgreSQL server (Debian's packages), started by the test with initdb/pg_ctl.
+"""Keys in a real PostgreSQL server (Debian's packages) that lab/postgres.py starts with initdb.
 
 Skips with a message where PostgreSQL or psycopg is absent, or no non-root user can run it.
 """
 
 from __future__ import annotations
 
-import glob
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,71 +12,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import Server, free_port, jpeg_b64, lfw_image, upscaled
+from conftest import Server, jpeg_b64, lfw_image, upscaled
 from facecompare.api.auth import KeyError_
+from facecompare.lab import postgres
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg missing: pip install '.[postgres]'")
 
 
-def pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return candidates[-1] if candidates else None
-
-
-def as_user(user: str | None, cmd: list[str]) -> list[str]:
-    """initdb refuses to run as root: run PostgreSQL as the 'postgres' system user then."""
-    return ["runuser", "-u", user, "--", *cmd] if user else cmd
-
-
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    initdb, pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.skip("PostgreSQL server not installed (apt-get install -y postgresql)")
-    user = None
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and no 'postgres' user to run PostgreSQL as")
-        if not shutil.which("runuser"):
-            pytest.skip("running as root without runuser")
-        user = "postgres"
-    # its own directory under /tmp (pytest's are private to root), owned by the server's user
-    base = Path(tempfile.mkdtemp(prefix="facecompare-pg-"))
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
-    if user:
-        for d in (base, sock):
-            shutil.chown(d, user, user)
-    port = free_port()
-    subprocess.run(
-        as_user(user, [initdb, "-D", str(data), "-U", "facecompare", "--auth=trust", "-E", "UTF8"]),
-        check=True,
-        capture_output=True,
-    )
-    opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        as_user(
-            user, [pg_ctl, "-D", str(data), "-o", opts, "-l", str(base / "pg.log"), "-w", "start"]
-        ),
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    url = f"postgresql://facecompare@127.0.0.1:{port}/postgres"
-    try:
-        yield url
-    finally:
-        subprocess.run(
-            as_user(user, [pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
-            capture_output=True,
-            timeout=60,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+    reason = postgres.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with postgres.PostgresServer() as server:
+        yield server.url
 
 
 def test_postgres_store_create_verify_revoke_shared_by_replicas(pg_url: str) -> None:

@@ -103,8 +103,10 @@ def test_cohort_with_another_hash_is_refused(tmp_path, engine):
 
 
 def test_operator_calibration_refuses_what_its_data_cannot_support(tmp_path, engine):
-    """faces94 as an operator's population: 18 people give 40,256 impostor pairs, enough for
-    err_01 only; the stricter levels come from the shipped file, and the server loads it."""
+    """faces94 as an operator's population: 18 people give 40,256 impostor pairs, enough to
+    fit err_01 on all of them but not on a half, so err_01 cannot be validated: nothing is
+    written unless the operator accepts it unvalidated. Then err_01 comes from their data,
+    marked so, the stricter levels stay those in force, and the server loads the file."""
     import subprocess
     import sys
 
@@ -114,26 +116,21 @@ def test_operator_calibration_refuses_what_its_data_cannot_support(tmp_path, eng
 
     folder = need(SHARED / "datasets" / "faces94")
     out = tmp_path / "cal.json"
-    cmd = [
-        sys.executable,
-        "-m",
-        "facecompare",
-        "calibrate",
-        "--population",
-        str(folder),
-        "--upscale",
-        "540",
-        "--out",
-        str(out),
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    cmd = [sys.executable, "-m", "facecompare", "calibrate", "--population", str(folder)]
+    cmd += ["--upscale", "540", "--scenarios", "photo-photo", "--out", str(out)]
+    refused = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 1 and "nothing written" in refused.stdout, refused.stderr[-2000:]
+    assert not out.exists()
+    done = subprocess.run([*cmd, "--accept-unvalidated"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "validation skipped" in done.stdout and "err_001: FAR 0.0001 needs" in done.stdout
+    assert "validation impossible" in done.stdout and "err_001: FAR 0.0001 needs" in done.stdout
+    assert "confidence scale, " in done.stdout and "photo-photo thresholds" in done.stdout
     cal = load_calibration(out, engine.pack.digest)
     rows = cal.data["scenarios"]["photo-photo"]["thresholds"]
     sources = cal.data["scenarios"]["photo-photo"]["data"]["threshold_sources"]
-    assert sources["err_01"] == "operator data"
-    assert sources["err_001"].startswith("shipped") and sources["err_0001"].startswith("shipped")
+    assert sources["err_01"].startswith("fitted on your data, not validated")
+    assert sources["err_01"].endswith("(accepted with --accept-unvalidated)")
+    assert sources["err_001"].startswith("kept") and sources["err_0001"].startswith("kept")
     assert rows["err_01"]["per_population"]["faces94"]["false_accepts"] <= 40
     t = cal.threshold_scores("photo-photo")
     assert t["err_01"] < t["err_001"] < t["err_0001"]

@@ -12,10 +12,18 @@ import typer
 
 from .config import Settings, default_keys_db
 
+# click's plain help layout: `--flag / --no-flag` without a type after it, and help texts
+# printed as written (Rich markup mode shows `<bool>` after every flag, `--help` included, and
+# takes the `[env …; default …]` hints for markup tags and drops them)
+HELP_MARKUP = None
+
 app = typer.Typer(
-    help="Self-hosted face verification (AIGEN Face Compare API).", no_args_is_help=True
+    help="Self-hosted face verification (AIGEN Face Compare API).",
+    no_args_is_help=True,
+    rich_markup_mode=HELP_MARKUP,
 )
 keys_app = typer.Typer(
+    rich_markup_mode=HELP_MARKUP,
     help="Create, list and revoke API keys (stored as hashes in SQLite, or in PostgreSQL when "
     "FACECOMPARE_DATABASE_URL is set).",
     no_args_is_help=True,
@@ -149,7 +157,7 @@ def compare(
     ] = None,
     key: Annotated[
         str | None,
-        typer.Option(help="API key for --url [env FACECOMPARE_KEY]", envvar="FACECOMPARE_KEY"),
+        typer.Option(help="API key for --url", envvar="FACECOMPARE_KEY"),
     ] = None,
     min_face: Annotated[
         int | None, typer.Option(help="minimum face size, pixels (local only)")
@@ -252,19 +260,56 @@ def calibrate(
             "docs/accuracy.md)"
         ),
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="output file (default: the pack's file)")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="file to write [default: $FACECOMPARE_HOME/calibration/<pack>.json]; serve it "
+            "with FACECOMPARE_CALIBRATION. The file shipped in the package is written only "
+            "when its path is given here"
+        ),
+    ] = None,
+    accept_unvalidated: Annotated[
+        bool,
+        typer.Option(
+            "--accept-unvalidated",
+            help="also write FAR levels fitted on your data that could not be validated on "
+            "people the fit did not see (too few people); marked so in the file",
+        ),
+    ] = False,
+    documents: Annotated[
+        Path | None,
+        typer.Option(
+            help="with --population: your photographed ID documents, a person per sub-folder "
+            "named as in --population, for the document-photo scenario; without it, documents "
+            "are made from the population's photos (every synthetic layout)"
+        ),
+    ] = None,
+    scenarios: Annotated[
+        str,
+        typer.Option(help="with --population: both, photo-photo or document-photo"),
+    ] = "both",
     pack: PackOpt = None,
 ) -> None:
-    """Fit the calibration file the server loads: thresholds that hold inside each population.
+    """Fit a calibration file: thresholds that hold inside each population.
 
-    Without --population: the pack's file, fitted on half of the people of LFW and of the
-    Korean family set (the strictest threshold of the two at each FAR), validated on the other
-    halves. With --population: your faces; validated on a people-disjoint half, then fitted on
-    all; a FAR level your data cannot support is refused (see docs/accuracy.md)."""
+    With --population: your faces, for both scenarios (photo against photo; ID document against
+    photo, the documents photographed by you or made from your photos). Thresholds fitted on
+    half of your people are validated on the other half; each FAR level is then fitted on all
+    of them and written only when it was validated (else the level in force is kept; with
+    nothing validated nothing is written, exit status 1). Prints every threshold and the
+    confidence scale before and after. Without --population: the pack's photo-photo
+    calibration, fitted on half of the people of LFW and of the Korean family set (the
+    strictest of the two at each FAR), validated on the other halves; its document-photo
+    scenario: python -m facecompare.lab.fit.document_populations (see docs/accuracy.md)."""
     _use_pack(pack)
     from .lab.fit.command import run_calibrate
 
-    for line in run_calibrate(lfw, population, rule, upscale, scoring, out):
+    if scenarios not in ("both", "photo-photo", "document-photo"):
+        raise typer.BadParameter("both, photo-photo or document-photo", param_hint="--scenarios")
+    lines = run_calibrate(
+        lfw, population, rule, upscale, scoring, out, accept_unvalidated, documents, scenarios
+    )
+    for line in lines:
         typer.echo(line)
 
 
@@ -272,23 +317,36 @@ def calibrate(
 def evaluate_populations(
     names: Annotated[
         list[str] | None,
-        typer.Argument(help="lfw korean-family kpop faces94 faces94-grey orl (default: all)"),
+        typer.Argument(
+            help="lfw korean-family kpop faces94 faces94-grey orl (default: all of them when "
+            "no --folder is given)"
+        ),
     ] = None,
     folder: Annotated[
-        list[Path] | None, typer.Option(help="also an identity-labelled folder (see --rule)")
+        list[Path] | None,
+        typer.Option(help="an identity-labelled folder of your own (see --rule); repeatable"),
     ] = None,
+    builtin: Annotated[
+        bool,
+        typer.Option(
+            "--builtin",
+            help="with --folder: also measure every built-in population (all of LFW: long)",
+        ),
+    ] = False,
     rule: Annotated[str, typer.Option(help="folder | korean | distinct")] = "folder",
     upscale: Annotated[int | None, typer.Option(help="scale --folder images up to (px)")] = None,
     out: Annotated[Path, typer.Option(help="folder for populations.json")] = Path("reports"),
     pack: PackOpt = None,
 ) -> None:
     """The served photo-photo thresholds on each population: realised FAR (false accepts, 95 %
-    interval) and TAR at err_01/err_001/err_0001. Populations the calibration was fitted on are
-    measured on their held-out half."""
+    interval) and TAR at err_01/err_001/err_0001. With --folder, that folder alone (the
+    built-in populations too only when named or with --builtin). Populations the calibration
+    was fitted on are measured on their held-out half."""
     _use_pack(pack)
-    from .lab.fit.command import run_eval_populations
+    from .lab.fit.command import populations_to_measure, run_eval_populations
 
-    for line in run_eval_populations(names or [], folder or [], rule, upscale, out):
+    wanted = populations_to_measure(names or [], bool(folder), builtin)
+    for line in run_eval_populations(wanted, folder or [], rule, upscale, out):
         typer.echo(line)
 
 
@@ -323,9 +381,7 @@ def evaluate_http(
     url: Annotated[
         str, typer.Option(help="base URL of a running server")
     ] = "http://127.0.0.1:8000",
-    key: Annotated[
-        str, typer.Option(envvar="FACECOMPARE_KEY", help="API key [env FACECOMPARE_KEY]")
-    ] = "",
+    key: Annotated[str, typer.Option(envvar="FACECOMPARE_KEY", help="API key")] = "",
     lfw: Annotated[Path, typer.Option(help="LFW folder")] = Path("../shared/datasets/lfw"),
     fold: Annotated[int, typer.Option(help="LFW View 2 fold, 1 to 10")] = 1,
 ) -> None:
@@ -345,9 +401,7 @@ def load_test(
     url: Annotated[str, typer.Option(help="server (or load balancer) base URL")] = (
         "http://127.0.0.1:8000"
     ),
-    key: Annotated[
-        str | None, typer.Option(help="API key [env FACECOMPARE_KEY]", envvar="FACECOMPARE_KEY")
-    ] = None,
+    key: Annotated[str | None, typer.Option(help="API key", envvar="FACECOMPARE_KEY")] = None,
     requests: Annotated[int, typer.Option(help="comparisons to send")] = 100,
     concurrency: Annotated[int, typer.Option(help="requests in flight at once")] = 4,
     out: Annotated[Path | None, typer.Option(help="also write the figures as JSON here")] = None,
@@ -377,7 +431,13 @@ def calibrate_blur(
         "../shared/datasets"
     ),
     per_population: Annotated[int, typer.Option(help="photos per population")] = 150,
-    out: Annotated[Path | None, typer.Option(help="calibration file to update")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="calibration file to update [default: $FACECOMPARE_HOME/calibration/<pack>.json,"
+            " made from the file in force]; the shipped file only when its path is given here"
+        ),
+    ] = None,
     pictures: Annotated[Path, typer.Option(help="folder for the ladder PNGs")] = Path("docs/img"),
     verification: Annotated[
         bool, typer.Option(help="also re-fit the second rule (verification failure, ~20 min)")
@@ -388,14 +448,16 @@ def calibrate_blur(
     """Calibrate the blur flag on a ladder of known blur relative to the face, sent as a client
     sends it (writes only the calibration file's 'blur' section)."""
     _use_pack(pack)
-    from .calibration import default_path, load_calibration
+    from .calibration import load_calibration
     from .compare import Engine
     from .lab.fit import blur as cb
     from .lab.fit import blur_ladder as bl
+    from .lab.fit.target import in_force, output_path, seeded
 
     engine = Engine.load()
-    target = out or default_path(engine.pack.name)
-    old = load_calibration(target).section("blur") if target.exists() else None
+    target = output_path(out, engine.pack.name)
+    source = target if target.exists() else in_force(engine.settings, engine.pack.name)
+    old = load_calibration(source).section("blur") if source.exists() else None
     if verification:  # the verification-failure study (LFW, against err_01): docs/blur.md
         study = cb.run_study(engine, datasets / "lfw", progress=lambda m: typer.echo(m, err=True))
         rows = cb.candidate_rows(study)
@@ -405,7 +467,7 @@ def calibrate_blur(
         engine, datasets, per_population, threads, lambda m: typer.echo(m, err=True)
     )
     section = bl.build_section(lad, old)
-    cb.write_section(target, section)
+    cb.write_section(seeded(target, source), section)
     for fam in bl.LADDER:
         bl.ladder_picture(engine, datasets, fam, pictures / f"blur-ladder-{fam}.png")
     typer.echo(f"kept {section['score']} < {section['threshold']:.6g} ({section['basis']})")
@@ -416,6 +478,7 @@ def calibrate_blur(
     typer.echo(json.dumps(rep, indent=2))
     typer.echo(bl.curve_table(section["report"]))
     typer.echo(f"wrote the 'blur' section of {target} and {pictures}/blur-ladder-*.png")
+    typer.echo(f"serve it with FACECOMPARE_CALIBRATION={target}")
 
 
 # -- bench (speed against the peers; see docs/performance.md) ---------------------------------

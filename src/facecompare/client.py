@@ -8,7 +8,8 @@
 Images may be file paths, raw bytes (JPEG/PNG file content) or numpy arrays (BGR, as OpenCV
 reads them; encoded to PNG). Documented failures raise :class:`FaceCompareAPIError` carrying the
 spec's error code, parameter, HTTP status and ``request_id``. ``CONCURRENCY_LIMIT_EXCEEDED``
-(HTTP 429) is retried with exponential backoff before it is raised.
+(HTTP 429) and ``SERVICE_UNAVAILABLE`` (HTTP 503, the server's key store cannot be reached)
+are retried (``Retry-After`` when sent, else exponential backoff) before they are raised.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .errors import ErrorCode
 COMPARE_PATH = "/aiface/face-compare/v1"
 ImageInput = str | os.PathLike[str] | bytes | bytearray | memoryview | Any  # Any: numpy array
 Level = Literal["err_01", "err_001", "err_0001"]
+RETRIED = (429, 503)  # CONCURRENCY_LIMIT_EXCEEDED, SERVICE_UNAVAILABLE: "try again shortly"
 
 
 class FaceCompareAPIError(Exception):
@@ -187,7 +189,7 @@ class Client(_Base):
         body = build_body(image1, image2, **flags)
         for attempt in range(self.retries + 1):
             r = self._http.post(self._url(), json=body, headers=self.headers)
-            if r.status_code != 429 or attempt == self.retries:
+            if r.status_code not in RETRIED or attempt == self.retries:
                 return parse_response(r)
             time.sleep(self._delay(attempt, r))
         raise AssertionError("unreachable")
@@ -213,7 +215,7 @@ class AsyncClient(_Base):
         body = build_body(image1, image2, **flags)
         for attempt in range(self.retries + 1):
             r = await self._http.post(self._url(), json=body, headers=self.headers)
-            if r.status_code != 429 or attempt == self.retries:
+            if r.status_code not in RETRIED or attempt == self.retries:
                 return parse_response(r)
             await asyncio.sleep(self._delay(attempt, r))
         raise AssertionError("unreachable")

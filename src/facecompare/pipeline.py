@@ -8,6 +8,7 @@ photos of a compare go start to end side by side on two threads (``two_photos``)
 
 from __future__ import annotations
 
+import contextvars
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +72,14 @@ def detector_sizes(side: int, s: Settings, size: int | None = None) -> list[int]
     return sizes
 
 
+class ContextPool(ThreadPoolExecutor):
+    """A thread pool whose jobs run in a copy of the submitter's context (so a log line from
+    the pool carries the request id of the request that submitted the job)."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
+
+
 class Pipeline:
     """A pack's models (one object per file, ``models/kinds.py``) and the stages over them."""
 
@@ -101,7 +110,7 @@ class Pipeline:
         self.embedder = model("recognizer")
         # the two photos of a compare go through decode → detect → align → embed side by side
         self._pool = (
-            ThreadPoolExecutor(settings.image_threads, "facecompare-image")
+            ContextPool(settings.image_threads, "facecompare-image")
             if settings.image_threads > 1
             else None
         )

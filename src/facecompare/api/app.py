@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,7 +20,10 @@ from .. import __version__, imaging
 from ..compare import PARAMS, CompareRequest, CompareResult, Engine
 from ..config import Settings
 from ..errors import ErrorCode, FaceCompareError
+from ..pipeline import ContextPool
+from .auth import KeyStoreUnavailable
 from .errors import HTTP_STATUS
+from .keyguard import RETRY_AFTER_S, KeyStoreGuard
 from .keystores import open_key_store
 from .limits import (
     Admission,
@@ -95,7 +98,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log_to_stderr()
         return_big_buffers_to_os(arenas=settings.malloc_arenas)
-        app.state.keys = open_key_store(settings.keys_db)  # ecosystem: SQLite or PostgreSQL
+        # SQLite or PostgreSQL; an unreachable store is answered 503, not 500 (api/keyguard.py)
+        app.state.keys = KeyStoreGuard(open_key_store(settings.keys_db))
+        if settings.auth:
+            await app.state.keys.ping_async()  # an outage at start-up is logged, not fatal
         loaded = engine or await anyio.to_thread.run_sync(engine_factory, settings)
         # the document path's text models too, and every model run once: /readyz says ready
         # only once nothing is left to load (Engine.warm)
@@ -116,7 +122,7 @@ def create_app(
         for role, f in pack.files.items():
             log.info("model %s: %s sha256 %s licence %s", role, f.path.name, f.sha256, f.licence)
         yield
-        app.state.keys.close()
+        app.state.keys.store.close()
 
     app = FastAPI(
         title="facecompare",
@@ -133,7 +139,7 @@ def create_app(
     rate = RateLimiter(settings.rate_limit)
     # parsing has its own few threads: bounded CPU and memory, and never the lower CPU
     # priority of the inference threads (api/limits.py lower_thread_priority)
-    parse_pool = ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="facecompare-parse")
+    parse_pool = ContextPool(PARSE_THREADS, thread_name_prefix="facecompare-parse")
     app.state.rate = rate
     if settings.cors_origins:  # CORS is off unless origins are configured
         from fastapi.middleware.cors import CORSMiddleware
@@ -175,6 +181,11 @@ def create_app(
             413: {"model": CompareResponse, "description": "REQUEST_ENTITY_TOO_LARGE"},
             429: {"model": CompareResponse, "description": "CONCURRENCY_LIMIT_EXCEEDED"},
             500: {"model": CompareResponse, "description": "INTERNAL_ERROR"},
+            503: {
+                "model": CompareResponse,
+                "description": "SERVICE_UNAVAILABLE: the key store cannot be reached; "
+                "retry after the `Retry-After` seconds",
+            },
         },
         summary="Compare the faces of two images",
         description="200 answers carry either `confidence` and `thresholds` or an "
@@ -187,7 +198,7 @@ def create_app(
         try:
             name = None
             if settings.auth:
-                name = request.app.state.keys.verify(request.headers.get("x-aigen-key"))
+                name = await request.app.state.keys.verify_async(request.headers.get("x-aigen-key"))
                 if name is None:
                     raise FaceCompareError(ErrorCode.AUTHENTICATION_ERROR)
                 if not rate.allow(name):
@@ -220,6 +231,9 @@ def create_app(
         except FaceCompareError as err:
             log.info("request_id=%s error=%s", rid, err.code.value)
             return error_response(request, err, extra_headers)
+        except KeyStoreUnavailable:  # logged once per outage by the guard, not per request
+            err = FaceCompareError(ErrorCode.SERVICE_UNAVAILABLE)
+            return error_response(request, err, {"retry-after": str(RETRY_AFTER_S)})
         except TimeoutError:  # the body did not arrive in time
             log.info("request_id=%s body timeout", rid)
             return error_response(request, FaceCompareError(ErrorCode.BAD_ARGUMENTS, "body"))
@@ -247,13 +261,25 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Models are loaded and the service can answer")
+    @app.get(
+        "/readyz",
+        summary="Models are loaded and the key store answers: the service can answer",
+        description='200 `{"status": "ready", "key_store": "ok"}`; 503 while the '
+        "models load (`loading`) or while the key store cannot be reached (`unavailable`, "
+        "`key_store: unreachable`).",
+    )
     async def readyz(request: Request) -> Response:
-        ready = request.app.state.engine is not None
+        keys: KeyStoreGuard | None = getattr(request.app.state, "keys", None)
+        payload: dict[str, object] = {"status": "ready"}
+        if request.app.state.engine is None or keys is None:
+            payload["status"] = "loading"
+        elif settings.auth:
+            reachable = await keys.ping_async()
+            payload.update(keys.state())
+            if not reachable:
+                payload["status"] = "unavailable"
         return json_response(
-            {"status": "ready" if ready else "loading"},
-            200 if ready else 503,
-            request.state.request_id,
+            payload, 200 if payload["status"] == "ready" else 503, request.state.request_id
         )
 
     @app.get("/v1/info", summary="Model pack, licences, calibration and limits in use")

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from .auth import KEY_PREFIX, KeyError_, KeyInfo, KeyStore, hash_key
+from .auth import KEY_PREFIX, KeyError_, KeyInfo, KeyStore, KeyStoreUnavailable, hash_key
 
 _PG_SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -30,10 +30,13 @@ CREATE TABLE IF NOT EXISTS api_keys (
 
 
 class KeyStoreLike(Protocol):
+    remote: bool  # verified off the event loop (a network round trip), or on it (a local file)
+
     def create(self, name: str) -> str: ...
     def list(self) -> list[KeyInfo]: ...
     def revoke(self, name: str) -> None: ...
     def verify(self, key: str | None) -> str | None: ...
+    def ping(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -54,9 +57,13 @@ def open_key_store(keys_db: Path, url: str | None = None) -> KeyStoreLike:
 
 
 class PostgresKeyStore:
-    """The ``api_keys`` table in PostgreSQL: one connection, reconnected if the server restarts."""
+    """The ``api_keys`` table in PostgreSQL: one connection, made when first needed and made
+    again after the server restarts. A server that cannot be reached raises
+    :class:`KeyStoreUnavailable` (after one reconnection attempt), never a driver error."""
 
-    def __init__(self, url: str, connect_timeout: int = 5) -> None:
+    remote = True
+
+    def __init__(self, url: str, connect_timeout: int = 3) -> None:
         try:
             import psycopg
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
@@ -65,16 +72,34 @@ class PostgresKeyStore:
             ) from exc
         self._psycopg = psycopg
         self._url = url
-        self._timeout = connect_timeout
+        self._timeout = connect_timeout  # libpq's minimum is 2 s
         self._lock = threading.Lock()
         self._conn: Any = None
-        self._run(_PG_SCHEMA)
+        where = psycopg.conninfo.conninfo_to_dict(url)  # named in errors, without the password
+        self.name = "PostgreSQL at {}:{}/{}".format(
+            where.get("host", "localhost"), where.get("port", 5432), where.get("dbname", "")
+        )
 
     def _connect(self) -> Any:
         if self._conn is None or self._conn.closed:
-            self._conn = self._psycopg.connect(
-                self._url, autocommit=True, connect_timeout=self._timeout
+            conn = self._psycopg.connect(
+                self._url,
+                autocommit=True,
+                connect_timeout=self._timeout,
+                # a network that drops packets fails the connection within seconds, not the
+                # kernel's 15 minutes: unacknowledged data (tcp_user_timeout), idle probes
+                tcp_user_timeout=self._timeout * 1000,
+                keepalives=1,
+                keepalives_idle=5,
+                keepalives_interval=2,
+                keepalives_count=2,
             )
+            try:
+                conn.execute(_PG_SCHEMA)  # once per connection: a new database gets its table
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
         return self._conn
 
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
@@ -86,13 +111,20 @@ class PostgresKeyStore:
                         cur.execute(sql, params)
                         rows = cur.fetchall() if cur.description else []
                         return rows, cur.rowcount
-                except self._psycopg.OperationalError:
+                except (self._psycopg.OperationalError, self._psycopg.InterfaceError) as exc:
                     if self._conn is not None:
                         self._conn.close()
                     self._conn = None
                     if attempt:
-                        raise
+                        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                        raise KeyStoreUnavailable(
+                            f"the key store ({self.name}) cannot be reached: "
+                            f"{type(exc).__name__}: {cause}"
+                        ) from exc
         raise AssertionError("unreachable")
+
+    def ping(self) -> None:
+        self._run("SELECT 1")
 
     def close(self) -> None:
         with self._lock:

@@ -1,4 +1,11 @@
-"""Structured logs: one JSON object per line, with the ``request_id`` when there is one."""
+"""Structured logs: one JSON object per line, with the ``request_id`` of the line's request.
+
+The id lives in a context variable set by the request middleware (``request_scope``) in the
+request's own task. Worker threads see it: anyio's ``to_thread`` runs the job in a copy of the
+context, and the app's own executors submit with ``copy_context().run``. The variable holds a
+small mutable holder that is emptied when the request ends, so a context that asyncio copied
+out of a request's task (an I/O callback scheduled while it ran, cpython issue 140947) cannot
+lend that id to a later line of another request."""
 
 from __future__ import annotations
 
@@ -7,16 +14,43 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import orjson
 
-request_id_var = contextvars.ContextVar[str]("facecompare_request_id", default="")
+
+class _Current:
+    __slots__ = ("request_id",)
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+
+
+_current = contextvars.ContextVar[_Current | None]("facecompare_request", default=None)
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
     "asctime",
     "color_message",  # uvicorn's ANSI-coloured copy of the message
 }
 _RID_IN_TEXT = re.compile(r"request_id=([0-9a-f]{32})")
+
+
+@contextmanager
+def request_scope(request_id: str) -> Iterator[None]:
+    """Lines logged inside (this task, and threads given a copy of its context) carry the id."""
+    holder = _Current(request_id)
+    token = _current.set(holder)
+    try:
+        yield
+    finally:
+        holder.request_id = ""  # copies of this context made meanwhile forget it too
+        _current.reset(token)
+
+
+def current_request_id() -> str:
+    holder = _current.get()
+    return holder.request_id if holder else ""
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,8 +64,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        rid = getattr(record, "request_id", None) or request_id_var.get()
-        if not rid:  # lines written as "request_id=<hex> ..." by the endpoint
+        # an ``extra`` field, else the request whose context logged the line, else (outside
+        # any request) a "request_id=<hex>" the message names
+        rid = getattr(record, "request_id", None) or current_request_id()
+        if not rid:
             found = _RID_IN_TEXT.search(entry["message"])  # type: ignore[arg-type]
             rid = found.group(1) if found else ""
         if rid:

@@ -28,8 +28,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 
-from .logs import request_id_var
-
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -49,6 +47,7 @@ KNOWN_PATHS = (
     "/docs",
 )
 PROBES = ("/healthz", "/readyz", "/metrics")
+QUIET_CODES = ("SERVICE_UNAVAILABLE",)
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30)
 
 
@@ -146,7 +145,7 @@ class _Timed:
 
 
 class _StateCollector:
-    """Values read from the app at scrape time: queue depth and the model pack in use."""
+    """Values read from the app at scrape time: queue depth, key store, model pack in use."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
@@ -168,6 +167,13 @@ class _StateCollector:
             capacity.add_metric([], float(getattr(admission, "max_queue", 0)))
         yield depth
         yield capacity
+        keys = getattr(state, "keys", None)  # api/keyguard.py; as last seen, never asked here
+        up = GaugeMetricFamily(
+            "facecompare_key_store_up", "1 while the key store answers, 0 during an outage"
+        )
+        if keys is not None:
+            up.add_metric([], 1.0 if keys.reachable else 0.0)
+        yield up
         engine = getattr(state, "engine", None)
         info = InfoMetricFamily("facecompare_model_pack", "Model pack and calibration in use")
         if engine is not None:
@@ -212,7 +218,6 @@ class MetricsMiddleware:
                 for k, v in message.get("headers", []):
                     if k == b"x-request-id":
                         request_id = v.decode("latin-1")
-                        request_id_var.set(request_id)
                     elif k == b"content-type":
                         is_json = v.startswith(b"application/json")
             elif message["type"] == "http.response.body" and is_json and len(body) < 4096:
@@ -228,7 +233,9 @@ class MetricsMiddleware:
             self.metrics.requests.labels(path, str(status), code).inc()
             self.metrics.latency.labels(path).observe(elapsed)
             access_log.log(
-                logging.DEBUG if path in PROBES else logging.INFO,  # probes every few seconds
+                # probes come every few seconds; the 503s of a key-store outage are counted in
+                # the two lines that log the outage (api/keyguard.py), not one line each
+                logging.DEBUG if path in PROBES or code in QUIET_CODES else logging.INFO,
                 "request",
                 extra={
                     "request_id": request_id,

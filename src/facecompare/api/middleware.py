@@ -14,6 +14,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import ErrorCode
+from .logs import request_scope
 
 log = logging.getLogger("facecompare.api")
 
@@ -70,7 +71,8 @@ class RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, stamped_send)
+            with request_scope(request_id):
+                await self.app(scope, receive, stamped_send)
         except Exception:
             log.exception("unhandled error, request_id=%s", request_id)
             if response_started:  # too late for a clean answer; the connection is closed

@@ -215,7 +215,7 @@ class DocumentReader:
         run each) then takes them in order of feature norm (a wrongly turned face embeds with a
         small norm) and stops at the first confirmed face with a clearly upright norm: one
         text-detector run for most cards instead of one per turn (same portraits on the
-        development cards, 34 % less time: docs/documents.md). Before that, the largest face of
+        development cards, 34 % less time: CHANGELOG.md). Before that, the largest face of
         the first turn alone: confirmed with a norm ≥ _LAZY_NORM it ends the search before
         the second turn's face detection (most of the rest) and before the other faces are
         embedded. With a validated MRZ of ``mrz_length`` px, a face whose height is 12–50 % of

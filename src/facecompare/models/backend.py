@@ -17,14 +17,16 @@ OpenVINO bf16 than in onnxruntime fp32 (after the PRelu rewrite), and OpenVINO i
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..config import Settings
 from .rewrite import prelu_as_relu
 
 log = logging.getLogger("facecompare.models")
@@ -80,13 +82,28 @@ class Choice:
         }
 
 
+def origin(name: str, value: str) -> str:
+    """Where the setting ``name`` (a ``Settings`` field) got ``value``: its environment
+    variable, the default (the variable unset), or the caller's settings (a flag, a script)."""
+    var = f"FACECOMPARE_{name.upper()}"
+    raw = os.environ.get(var)
+    if raw is not None and raw == value:
+        return f"{var}={value}"
+    default = {f.name: f.default for f in fields(Settings)}[name]
+    if value == default and raw is None:
+        return f"default ({var} unset)"
+    return f"{name}={value} in the caller's settings"
+
+
 def choose(
     backend: str = "auto",
     precision: str = "auto",
     flags: frozenset[str] | None = None,
     have_openvino: bool | None = None,
 ) -> Choice:
-    """The backend and precision for these settings on this CPU.
+    """The backend and precision for these settings on this CPU, and the true reason: the
+    variable that asked for it, or the default, or what ``auto`` saw on the CPU
+    (:func:`origin`; a variable that was not set is never named as the reason).
 
     auto: OpenVINO in bf16 when the CPU computes bf16 natively (AMX-BF16 or AVX512-BF16) and
     OpenVINO is installed; otherwise onnxruntime fp32 (without native bf16, OpenVINO f32 is
@@ -97,9 +114,9 @@ def choose(
     if precision not in PRECISIONS:
         raise BackendError(f"FACECOMPARE_PRECISION must be one of {PRECISIONS}, not {precision!r}")
     flags = cpu_flags() if flags is None else flags
-    have_ov = openvino_available() if have_openvino is None else have_openvino
     cpu = tuple(f for f in REPORTED_FLAGS if f in flags)
     bf16_native = any(f in flags for f in BF16_FLAGS)
+    why_backend = origin("backend", backend)
     if precision == "int8":
         raise BackendError(
             "precision int8 is not served: no int8 model of this pack passes the accuracy gate "
@@ -108,25 +125,31 @@ def choose(
     if backend == "onnxruntime":
         if precision == "bf16":
             raise BackendError("onnxruntime's CPU provider has no bf16 path; use openvino")
-        return Choice("onnxruntime", "f32", "FACECOMPARE_BACKEND=onnxruntime", cpu)
+        return Choice("onnxruntime", "f32", f"{why_backend}: onnxruntime fp32", cpu)
+    have_ov = openvino_available() if have_openvino is None else have_openvino
     if backend == "openvino" and not have_ov:
         raise BackendError("FACECOMPARE_BACKEND=openvino but the openvino package is missing")
     if backend == "openvino":
         if precision == "auto":
             precision = "bf16" if bf16_native else "f32"
+            why = f"precision auto: the CPU {'has' if bf16_native else 'lacks'} native bf16"
+        else:
+            why = origin("precision", precision)
         if precision == "bf16" and not bf16_native:
             raise BackendError("bf16 needs a CPU with AMX-BF16 or AVX512-BF16 (none here)")
-        return Choice("openvino", precision, "FACECOMPARE_BACKEND=openvino", cpu)
+        return Choice("openvino", precision, f"{why_backend}, {why}", cpu)
     # backend == "auto"
     if precision == "f32":
-        return Choice("onnxruntime", "f32", "precision f32 asked: onnxruntime fp32", cpu)
+        why = origin("precision", precision)
+        return Choice("onnxruntime", "f32", f"{why_backend}, {why}: onnxruntime fp32", cpu)
     if bf16_native and have_ov:
-        return Choice("openvino", "bf16", "CPU has native bf16 (AMX/AVX512-BF16)", cpu)
+        why = "the CPU has native bf16 (AMX/AVX512-BF16): OpenVINO bf16"
+        return Choice("openvino", "bf16", f"{why_backend}: {why}", cpu)
     if precision == "bf16":
         why = "the openvino package is missing" if bf16_native else "the CPU has no native bf16"
         raise BackendError(f"precision bf16 cannot be served: {why}")
-    why = "no native bf16 on this CPU" if not bf16_native else "openvino not installed"
-    return Choice("onnxruntime", "f32", f"{why}: onnxruntime fp32", cpu)
+    why = "the CPU lacks native bf16" if not bf16_native else "openvino is not installed"
+    return Choice("onnxruntime", "f32", f"{why_backend}: {why}: onnxruntime fp32", cpu)
 
 
 # The first inference of an infer request at an input shape specialises it (memory, shape

@@ -33,6 +33,7 @@ from .backend import (
     onnxruntime_session,
     open_session,
     openvino_available,
+    origin,
 )
 from .pack import ModelPack, load_pack, verified_bytes
 
@@ -212,14 +213,15 @@ def choose_backend(name: str = "auto", flags: frozenset[str] | None = None) -> C
         raise BackendError(f"FACECOMPARE_OCR_BACKEND must be one of {OCR_BACKENDS}, not {name!r}")
     flags = cpu_flags() if flags is None else flags
     bf16 = any(f in flags for f in BF16_FLAGS)
+    why = origin("ocr_backend", name)  # the variable, or the default: never an unset variable
     if name == "onnxruntime":
-        return Choice("onnxruntime", "f32", "FACECOMPARE_OCR_BACKEND=onnxruntime")
+        return Choice("onnxruntime", "f32", why)
     if name.startswith("openvino"):
         if not openvino_available():
             raise BackendError(f"FACECOMPARE_OCR_BACKEND={name} but openvino is missing")
         if name == "openvino-bf16" and not bf16:
             raise BackendError("openvino-bf16 needs a CPU with AMX-BF16 or AVX512-BF16")
-        return Choice("openvino", "bf16" if name == "openvino-bf16" else "f32", name)
+        return Choice("openvino", "bf16" if name == "openvino-bf16" else "f32", why)
     if "avx512f" in flags and openvino_available():
-        return Choice("openvino", "bf16" if bf16 else "f32", "auto: AVX-512 CPU")
-    return Choice("onnxruntime", "f32", "auto: no AVX-512")
+        return Choice("openvino", "bf16" if bf16 else "f32", f"{why}: auto, AVX-512 CPU")
+    return Choice("onnxruntime", "f32", f"{why}: auto, no AVX-512")

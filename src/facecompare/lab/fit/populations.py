@@ -9,8 +9,9 @@ reports on them and on populations not used at all.
 The same code fits an operator's own faces (``facecompare calibrate --population DIR``): their
 people are split in halves, thresholds fitted on one are validated on the other, and the file
 is fitted on all of them. A FAR level that the data cannot support (fewer than
-``measure.verification.MIN_FALSE_ACCEPTS`` false accepts) is refused: the shipped threshold is
-kept for it, and only when it is at least as strict as the operator's next supported level.
+``measure.verification.MIN_FALSE_ACCEPTS`` false accepts) or that the other half does not
+validate is not written: the threshold in force is kept for it, and only while the levels stay
+in order (``review.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ...calibration import PHOTO_PHOTO, THRESHOLD_FARS, Calibration
+from ...calibration import PHOTO_PHOTO, THRESHOLD_FARS
 from ...compare import Engine
 from ...embed import flip_band
 from ...scoring import Scorer
@@ -253,32 +254,12 @@ def validate(scorer: Scorer, chosen: dict[str, float], tests: list[FitSet]) -> l
     return rows
 
 
-def operator_thresholds(
-    fit: dict[str, float], shipped: Calibration | None
-) -> tuple[dict[str, float], dict[str, str]]:
-    """Fill the levels the operator's data cannot support from the shipped calibration, only
-    where the shipped threshold is at least as strict as the operator's strictest supported
-    one (scores must be on the same scale: the same scorer). Returns thresholds and sources."""
-    out, source = dict(fit), {n: "operator data" for n in fit}
-    if shipped is None:
-        return out, source
-    ship = shipped.threshold_scores(PHOTO_PHOTO)
-    floor = max(fit.values()) if fit else -math.inf
-    for name in THRESHOLD_FARS:
-        if name in out:
-            continue
-        if name in ship and ship[name] >= floor:
-            out[name], source[name] = ship[name], "shipped calibration (operator data too small)"
-    return out, source
-
-
 __all__ = [
     "FitSet",
     "calibration_data",
     "fit_scorer",
     "fit_sets",
     "merge_into",
-    "operator_thresholds",
     "strictest",
     "validate",
     "wilson",

@@ -110,9 +110,12 @@ def table(rows: list[Row]) -> str:
             f"{r.images:,} ({r.no_face})",
             f"{r.genuine:,} / {r.impostor:,}",
         ]
-        for n in names:
+        for n in names:  # "-": a level with no threshold (too few pairs to fit it)
+            if n not in r.far:
+                cells.append("-")
+                continue
             f, k, (lo, hi) = r.far[n]
             cells.append(f"{f * 100:.3f} % ({k:,}) [{lo * 100:.3f}, {hi * 100:.3f}]")
-        cells += [f"{r.tar[n] * 100:.2f} %" for n in names]
+        cells += [f"{r.tar[n] * 100:.2f} %" if n in r.tar else "-" for n in names]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
