@@ -1,7 +1,7 @@
 """Blurred ID documents with ``blur_detection``: what a card photo answers, blurred or sharp.
 
     PYTHONPATH=src python benchmarks/blur_documents.py [--cards 100] [--negatives 100]
-        [--cost 20] [--cost-only]
+        [--cost 20] [--cost-only] [--designs 40]
     PYTHONPATH=src python benchmarks/blur_documents.py --fit [--cards 150]
 
 Default: ``Engine.compare`` of a synthetic card photo (``synth_cards.render``, held-out people
@@ -17,6 +17,9 @@ longer side is 1280 px (never shrunk). Last, the cost on sharp and on σ 4 cards
 wall time of a compare with the flag on minus off (same requests, interleaved; on a busy
 machine this difference is noise), and the thread CPU time of the check the flag adds to an
 image in which no document is found (``Engine._unreadable``).
+
+``--designs N``: only N cards of the specimen designs of ``synth_cards.DESIGNS`` (in turn, the
+test half's people), sharp (flag off and on) and σ 4 px: layouts the threshold never saw.
 
 ``--fit``: the threshold ``quality.DOCUMENT_EDGE_SHARPNESS`` from train-half card photos: the
 geometric mean of the 1st percentile of the sharp cards' ``quality.edge_sharpness`` and the
@@ -43,7 +46,17 @@ from facecompare.compare import CompareRequest, Engine
 from facecompare.errors import FaceCompareError
 from facecompare.lab.data import hard_negatives
 from facecompare.lab.data.datasets import lfw_images, shared_dir
-from facecompare.lab.data.synth_cards import card_plan, half_of, people_with_pairs, render
+from facecompare.lab.data.synth_cards import (
+    DESIGNS,
+    card_plan,
+    half_of,
+    layout_card,
+    people_with_pairs,
+    photograph,
+    pick_rotation,
+    portrait_crop,
+    render,
+)
 
 SIGMAS = (0.0, 2.0, 3.0, 4.0, 6.0)
 ANSWERS = ("IMAGE_BLURED", "CAN_NOT_DETECT_IDCARD", "CAN_NOT_DETECT_FACE", "ok")
@@ -119,6 +132,7 @@ def main() -> None:
     ap.add_argument("--cost", type=int, default=20, help="cards timed flag on vs off per level")
     ap.add_argument("--fit", action="store_true", help="fit the threshold on the train half")
     ap.add_argument("--cost-only", action="store_true", help="only the cost figures")
+    ap.add_argument("--designs", type=int, default=0, help="only N cards of the specimen designs")
     args = ap.parse_args()
     datasets = shared_dir() / "datasets"
     lfw, docs = datasets / "lfw", datasets / "id-documents"
@@ -138,6 +152,9 @@ def main() -> None:
 
     if args.cost_only:
         cost(engine, lfw, docs, plan[: args.cost], selfie)
+        return
+    if args.designs:
+        designs(engine, lfw, docs, card_plan(lfw, "test", args.designs, seed=5), selfie)
         return
     print(f"test half, {len(plan)} cards per level, image1_is_document, answers in %:")
     print(header())
@@ -184,6 +201,29 @@ def main() -> None:
     print(f"  specimens whose answer the flag changes: {changed}")
 
     cost(engine, lfw, docs, plan[: args.cost], selfie)
+
+
+def designs(engine: Engine, lfw: Path, docs: Path, plan: list, selfie) -> None:
+    """Cards of the specimen designs (``synth_cards.DESIGNS``, in turn; never used to fit the
+    threshold), photographed sharp and with σ 4 px: answers with the flag (and off, sharp)."""
+    print(f"specimen designs, test half, {len(plan)} cards, image1_is_document, answers in %:")
+    print(header())
+    names = list(DESIGNS)
+    for sigma in (0.0, 4.0):
+        on, off = [], []
+        for k, (person, source, seed) in enumerate(plan):
+            rng = np.random.default_rng(seed)
+            portrait = portrait_crop(cv2.imread(str(lfw / "images" / source)))
+            card = layout_card(docs, names[k % len(names)], portrait, rng)
+            rotation = pick_rotation(rng)
+            size = (1280, 960) if rng.random() < 0.7 else (1600, 1200)
+            img = jpeg(photograph(card, rng, rotation, size, sigma)[0])
+            on.append(answer(engine, img, selfie(person), True)[0])
+            if sigma == 0:
+                off.append(answer(engine, img, selfie(person), False)[0])
+        if off:
+            print(row("design cards, blur_detection off", off))
+        print(row(f"design cards σ {sigma:g} px, blur_detection on", on))
 
 
 def cost(engine: Engine, lfw: Path, docs: Path, plan: list, selfie) -> None:
