@@ -68,10 +68,12 @@ class DocumentReader:
         """Load the text models and run each once, on a drawn line of text, so that the first
         document request pays neither the loading nor the first runs (the server calls this
         before ``/readyz`` answers ready; the photo path never needs it)."""
-        page = np.full((240, 640, 3), 255, np.uint8)
-        cv2.putText(page, "P<UTOERIKSSON<<ANNA", (20, 130), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 2)
+        page = np.full((600, 960, 3), 255, np.uint8)
+        cv2.putText(page, "P<UTOERIKSSON<<ANNA", (40, 300), cv2.FONT_HERSHEY_SIMPLEX, 1.5, 0, 2)
         ocr = self.ocr
-        for box in ocr.detector.detect(page, layout.OCR_SIDE)[:1]:
+        for side in (layout.OCR_SIDE, layout.OCR_MAX_SIDE):  # the whole image, the largest crop
+            boxes = ocr.detector.detect(page, side)
+        for box in boxes[:1]:
             ocr.recognizer.read(page, box)
 
     def find(self, img: np.ndarray) -> evidence.Document | None:
