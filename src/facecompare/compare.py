@@ -8,6 +8,7 @@ goes through the document reader (``documents/reader.py``), whose portrait is th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -72,6 +73,20 @@ class Engine:
         path = pipeline.settings.calibration or default_path(pack.name)
         return cls(pipeline, load_calibration(path, pack.digest))
 
+    def warm(self) -> None:
+        """Load what is left to load (the document text models) and run every model of the
+        photo and document paths once, on drawn images: the first request then pays neither a
+        load nor a model's first run. The server calls this before ``/readyz`` says ready."""
+        self.documents.warm()
+        page = np.full((480, 640, 3), 200, np.uint8)
+        s = self.settings
+        self.pipeline.faces(page, s.min_face)  # no face there: every detector pass runs
+        self.pipeline.detector.detect(page, s.det_retry_size, s.det_threshold)  # documents'
+        box = np.array([240, 140, 400, 340], np.float32)
+        eyes_nose_mouth = [[290, 210], [350, 210], [320, 250], [295, 290], [345, 290]]
+        face = Face(box, 1.0, np.array(eyes_nose_mouth, np.float32))
+        self.pipeline.embedder.embed([self.pipeline.aligned(page, face)])
+
     @property
     def calibrated(self) -> Calibration:
         if self.calibration is None:
@@ -86,14 +101,15 @@ class Engine:
         checked = imaging.checked((req.image1, req.image2), self.settings.limits, PARAMS)
         datas, headers = [d for d, _ in checked], [h for _, h in checked]
         docs: list[Document | None] = [None, None]
+        pages: list[np.ndarray | None] = [None, None]  # the decoded document images
         if req.verified_document or req.image1_is_document or req.image2_is_document:
-            found, emb, norms, docs = self._with_documents(datas, headers, req, side_by_side)
+            found, emb, norms, docs, pages = self._with_documents(datas, headers, req, side_by_side)
         else:  # two photos: the fast path (docs/performance.md)
             found, emb, norms = self.pipeline.two_photos(
                 datas, headers, req.blur_detection, side_by_side
             )
         if req.blur_detection:  # after detection: a blurred faceless image is CAN_NOT_DETECT_FACE
-            self._check_blur(found, norms)
+            self._check_blur(found, norms, pages)
 
         score = self.scorer.single(emb[0], emb[1])
         flipped = self.scorer.uncertain(score)
@@ -119,8 +135,11 @@ class Engine:
         headers: list[imaging.ImageHeader],
         req: CompareRequest,
         side_by_side: bool,
-    ) -> tuple[list[FoundFace], np.ndarray, np.ndarray, list[Document | None]]:
-        """Faces, embeddings, norms and documents when a document flag is set.
+    ) -> tuple[
+        list[FoundFace], np.ndarray, np.ndarray, list[Document | None], list[np.ndarray | None]
+    ]:
+        """Faces, embeddings, norms, documents and the decoded document images when a document
+        flag is set.
 
         Each ``imageN_is_document`` image must be a document; ``verified_document`` alone needs
         one of the two (image1 looked at first). A document image is decoded at full scale and
@@ -129,7 +148,8 @@ class Engine:
         side by side, on the image pool while the document is read (for ``verified_document``
         alone, image2 is expected to be the photo; when image1 is not a document, image1 is the
         photo, on this thread after image2's reading). Errors answer in the documented order:
-        any decode error (image1 first), then CAN_NOT_DETECT_IDCARD, then any missing face."""
+        any decode error (image1 first), then CAN_NOT_DETECT_IDCARD (IMAGE_BLURED instead for an
+        image too blurred to be read, with ``blur_detection``), then any missing face."""
         required = [req.image1_is_document, req.image2_is_document]
         readable = [i for i in range(2) if required[i]] or [0, 1]  # looked at as documents
         reduce = self.settings.reduced_decode and not req.blur_detection
@@ -156,13 +176,13 @@ class Engine:
                 break
             docs[i] = self.documents.find(imgs[i])
             if docs[i] is None and required[i]:
-                idcard = FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, PARAMS[i])
+                idcard = self._no_document(imgs, [i], req.blur_detection)
                 break
             if docs[i] is not None and not any(required):
                 break  # verified_document: one document is enough
         else:
             if all(d is None for d in docs):
-                idcard = FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, PARAMS[0])
+                idcard = self._no_document(imgs, readable, req.blur_detection)
         # the photos: each image that is not a document (after an error, only those whose
         # decoding is still to be checked)
         results: dict[int, FoundFace | None] = {}
@@ -198,18 +218,70 @@ class Engine:
                 found[k] = replace(found[k], embedding=emb_new[j], norm=float(norms_new[j]))
         emb = np.stack([f.embedding for f in found])
         norms = np.array([f.norm for f in found], np.float64)
-        return found, emb, norms, docs
+        pages = [imgs[i] if docs[i] is not None else None for i in range(2)]
+        return found, emb, norms, docs, pages
 
-    def _check_blur(self, found: list[FoundFace], norms: np.ndarray) -> None:
+    def _no_document(
+        self, imgs: dict[int, np.ndarray], looked: list[int], blur_detection: bool
+    ) -> FaceCompareError:
+        """The answer for images looked at as documents in which none was found: IMAGE_BLURED
+        naming the first too blurred to be read (with ``blur_detection``), else
+        CAN_NOT_DETECT_IDCARD naming the first."""
+        for i in looked if blur_detection else ():
+            if self._unreadable(imgs[i]):
+                return FaceCompareError(ErrorCode.IMAGE_BLURED, PARAMS[i])
+        return FaceCompareError(ErrorCode.CAN_NOT_DETECT_IDCARD, PARAMS[looked[0]])
+
+    def _unreadable(self, img: np.ndarray) -> bool:
+        """An image in which the reader found no document is too blurred to be read: its
+        steepest edges at the reader's scale are soft (``quality.edge_sharpness`` below
+        ``quality.DOCUMENT_EDGE_SHARPNESS``) and it holds no face the blur rules call sharp (a
+        photo whose softness is its own, e.g. a small photo sent enlarged, is no blurred card)."""
+        if not _soft_page(img):
+            return False
+        s = self.settings
+        face = self.pipeline.largest_face(img, s.min_document_face, s.det_retry_size)
+        return face is None or self._blurred(face.crop, None)
+
+    def _check_blur(
+        self,
+        found: list[FoundFace],
+        norms: np.ndarray,
+        pages: list[np.ndarray | None] | None = None,
+    ) -> None:
         """IMAGE_BLURED when a face's quality score is below the calibrated threshold (chosen by
         ``facecompare calibrate-blur``: blurred to a person), or below the ``second`` rule's
-        (too blurred to compare reliably), image1 first."""
+        (too blurred to compare reliably), image1 first. A document's portrait (``pages``: the
+        document images) counts as blurred to a person only when the photo of the document is
+        soft too (``quality.edge_sharpness`` below ``quality.DOCUMENT_EDGE_SHARPNESS``): a
+        printed portrait is softer than a photo, and its print is not what a retake changes."""
+        pages = pages or [None, None]
+        for f, norm, page, param in zip(found, norms, pages, PARAMS, strict=True):
+            soft = None if page is None else (lambda p=page: _soft_page(p))
+            if self._blurred(f.crop, float(norm), soft):
+                raise FaceCompareError(ErrorCode.IMAGE_BLURED, param)
+
+    def _blurred(
+        self, crop: np.ndarray, norm: float | None, soft: Callable[[], bool] | None = None
+    ) -> bool:
+        """Whether the calibration's blur rules flag an aligned face (``norm``: its recogniser
+        feature norm; computed here when a rule needs it and it is None). ``soft``: the first
+        rule (blurred to a person) counts only when this says yes (asked only then)."""
         blur = self.calibrated.section("blur")
         if blur is None:
             raise RuntimeError("blur_detection needs a 'blur' section in the calibration file")
-        rules = [blur] + ([blur["second"]] if blur.get("second") else [])
-        for f, norm, param in zip(found, norms, PARAMS, strict=True):
-            for rule in rules:
-                name = str(rule.get("score", "laplacian_var"))
-                if quality.score(name, f.crop, float(norm)) < float(rule["threshold"]):
-                    raise FaceCompareError(ErrorCode.IMAGE_BLURED, param)
+        for k, rule in enumerate([blur] + ([blur["second"]] if blur.get("second") else [])):
+            name = str(rule.get("score", "laplacian_var"))
+            if name == quality.EMBEDDING_NORM and norm is None:
+                norm = float(self.pipeline.embedder.embed([crop])[1][0])
+            if quality.score(name, crop, norm) < float(rule["threshold"]):
+                if k == 0 and soft is not None and not soft():
+                    continue
+                return True
+        return False
+
+
+def _soft_page(img: np.ndarray) -> bool:
+    """A document image whose steepest edges are soft (``quality.edge_sharpness``)."""
+    sharpness = quality.edge_sharpness(img)
+    return sharpness is not None and sharpness < quality.DOCUMENT_EDGE_SHARPNESS

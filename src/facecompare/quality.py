@@ -1,4 +1,4 @@
-"""Face quality scores on the aligned 112×112 crop.
+"""Face quality scores on the aligned 112×112 crop, and the edge sharpness of a whole image.
 
 Every score is computed on the detected face after alignment, never on the whole image: the
 crop puts every face at the same scale (eye distance ≈ 35 px), so upscaling a photo does not
@@ -121,6 +121,44 @@ def frequency_ratio(crop: np.ndarray) -> float:
     window, high, band = _freq_masks(g.shape)
     power = np.abs(np.fft.rfft2((g - g.mean()) * window)) ** 2
     return float(power[high].sum() / (power[band].sum() + _EPS))
+
+
+# edge_sharpness: the whole image at the scale the document reader looks for a card (its longer
+# side at most 640 px: the face detector's and the text detector's whole-image passes)
+EDGE_SIDE = 640
+EDGE_WINDOW = 9  # px: the neighbourhood whose grey-level range is an edge's step height
+EDGE_MIN_STEP = 40.0  # grey levels: only steps this high count as edges (not noise, not JPEG)
+EDGE_MIN_SHARE = 0.001  # of the pixels: fewer edge pixels and there is nothing to judge
+EDGE_PERCENTILE = 99.0
+# below this, an image flagged as a document in which no document was found is too blurred to be
+# read (with blur_detection): fitted on train-half synthetic card photos, sharp against σ 4 px
+# (`python benchmarks/blur_documents.py --fit`, docs/blur.md)
+DOCUMENT_EDGE_SHARPNESS = 2.5
+
+
+def edge_sharpness(img: np.ndarray) -> float | None:
+    """How steep the steepest edges of an image are, for their height (higher: sharper), or
+    None when it has too few edges to judge (a blank or flat image).
+
+    The grey image is reduced so that its longer side is at most ``EDGE_SIDE`` px (never
+    enlarged). At each pixel whose ``EDGE_WINDOW`` × ``EDGE_WINDOW`` neighbourhood spans at
+    least ``EDGE_MIN_STEP`` grey levels, the Sobel gradient magnitude is divided by that span;
+    the ``EDGE_PERCENTILE`` th percentile is kept. An ideal step scores 4; blurred by a Gaussian
+    of σ px (σ ≳ 1, at the reduced scale) it scores 8 / (σ √(2π)) ≈ 3.2 / σ (the Sobel kernel
+    gives 8 × the slope). A ratio, so contrast and exposure cancel; the text strokes and card
+    outline of a photographed card are its steepest edges."""
+    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+    scale = EDGE_SIDE / max(grey.shape[:2])
+    if scale < 1:
+        grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    g = grey.astype(np.float32)
+    magnitude = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+    kernel = np.ones((EDGE_WINDOW, EDGE_WINDOW), np.uint8)
+    step = cv2.dilate(g, kernel) - cv2.erode(g, kernel)
+    edges = step >= EDGE_MIN_STEP
+    if edges.sum() < EDGE_MIN_SHARE * g.size:
+        return None
+    return float(np.percentile(magnitude[edges] / step[edges], EDGE_PERCENTILE))
 
 
 # name → function of the aligned crop; "embedding_norm" comes from the recogniser instead

@@ -102,7 +102,11 @@ def create_app(
         app.state.keys = KeyStoreGuard(open_key_store(settings.keys_db))
         if settings.auth:
             await app.state.keys.ping_async()  # an outage at start-up is logged, not fatal
-        app.state.engine = engine or await anyio.to_thread.run_sync(engine_factory, settings)
+        loaded = engine or await anyio.to_thread.run_sync(engine_factory, settings)
+        # the document path's text models too, and every model run once: /readyz says ready
+        # only once nothing is left to load (Engine.warm)
+        await anyio.to_thread.run_sync(loaded.warm)
+        app.state.engine = loaded
         choice = app.state.engine.pipeline.backend
         if choice.backend == "openvino":  # its compute threads yield to the event loop too
             lower_other_threads_priority()

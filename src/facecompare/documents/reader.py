@@ -4,7 +4,8 @@ The classical evidence (``evidence.analyse``) is a cheap gate. A candidate is a 
 face of it has a column of text lines beside it at card scale inside a card outline, or a
 validated MRZ below it (``layout.layout``); that face is the portrait. Without such a face, a
 validated MRZ anywhere still makes a document (a card's back), whose missing portrait is then
-CAN_NOT_DETECT_FACE. The OCR models load on the first document, never with the service.
+CAN_NOT_DETECT_FACE. The OCR models load on the first document, or before (``warm``: the server
+loads them at start-up, before it says it is ready); never for the photo path alone.
 """
 
 from __future__ import annotations
@@ -57,6 +58,23 @@ class DocumentReader:
             if self._ocr is None:
                 self._ocr = OCR.load(max(1, self.settings.image_threads), self.ocr_backend)
             return self._ocr
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the text models are loaded (``warm`` or the first document)."""
+        return self._ocr is not None
+
+    def warm(self) -> None:
+        """Load the text models and run each once, on a drawn line of text, so that the first
+        document request pays neither the loading nor the first runs (the server calls this
+        before ``/readyz`` answers ready; the photo path never needs it)."""
+        page = np.full((600, 960, 3), 255, np.uint8)
+        cv2.putText(page, "P<UTOERIKSSON<<ANNA", (40, 300), cv2.FONT_HERSHEY_SIMPLEX, 1.5, 0, 2)
+        ocr = self.ocr
+        for side in (layout.OCR_SIDE, layout.OCR_MAX_SIDE):  # the whole image, the largest crop
+            boxes = ocr.detector.detect(page, side)
+        for box in boxes[:1]:
+            ocr.recognizer.read(page, box)
 
     def find(self, img: np.ndarray) -> evidence.Document | None:
         """The document in an image, confirmed by OCR, with its portrait, or None."""

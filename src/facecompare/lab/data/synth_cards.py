@@ -295,9 +295,15 @@ def cluttered_background(h: int, w: int, rng: np.random.Generator) -> np.ndarray
 
 
 def photograph(
-    card: np.ndarray, rng: np.random.Generator, rotation: int, out_size: tuple[int, int]
+    card: np.ndarray,
+    rng: np.random.Generator,
+    rotation: int,
+    out_size: tuple[int, int],
+    blur: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The card as a phone photo: perspective on clutter, glare, blur, noise, then rotation."""
+    """The card as a phone photo: perspective on clutter, glare, blur, noise, then rotation.
+    ``blur``: a Gaussian σ (px of the photo) on top of the random lens blur (an out-of-focus or
+    shaken shot); the random draws are the same, so ``blur=0`` is the ordinary photo."""
     w, h = out_size  # landscape frame before the right-angle rotation
     ch, cw = card.shape[:2]
     frac = rng.uniform(0.45, 0.85)  # card width / frame width
@@ -327,7 +333,7 @@ def photograph(
         img += (glare * (mask > 127))[..., None]
     img += rng.normal(0, rng.uniform(2, 7), img.shape)
     img = np.clip(img, 0, 255).astype(np.uint8)
-    sigma = rng.uniform(0, 1.8)
+    sigma = float(np.hypot(rng.uniform(0, 1.8), blur))
     if sigma > 0.3:
         img = cv2.GaussianBlur(img, (0, 0), sigma)
     codes = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
@@ -372,13 +378,15 @@ def render(
     person: str,
     source: str,
     seed: int,
+    blur: float = 0.0,
 ) -> CardSample:
-    """One card photo of ``person`` with the portrait from LFW image ``source``."""
+    """One card photo of ``person`` with the portrait from LFW image ``source`` (``blur``: an
+    extra Gaussian σ in px of the photo, see ``photograph``)."""
     rng = np.random.default_rng(seed)
     card, layout = printed_card(lfw_root, docs_root, source, rng)
     rotation = pick_rotation(rng)
     size = (1280, 960) if rng.random() < 0.7 else (1600, 1200)
-    img, quad = photograph(card, rng, rotation, size)
+    img, quad = photograph(card, rng, rotation, size, blur)
     return CardSample(img, person, source, rotation, layout, quad)
 
 
