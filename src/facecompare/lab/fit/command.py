@@ -386,7 +386,10 @@ def _pack_calibration(
     yield f"what changes against {source}:"
     yield from review.change_lines(before, data, {PHOTO_PHOTO: decision.sources})
     yield f"wrote {target}" + (f" and {cohort_file}" if cohort_file else "")
-    yield f"re-fit document-photo now: python -m facecompare.lab.fit.documents --out {target}"
+    yield (
+        "re-fit document-photo now: python -m facecompare.lab.fit.document_populations "
+        f"--out {target}"
+    )
 
 
 def populations_to_measure(names: list[str], folders: bool, builtin: bool) -> list[str]:

@@ -301,7 +301,18 @@ def main(argv: list[str] | None = None) -> None:
     what.add_argument("--out", type=Path, help="calibration file whose document-photo is re-fit")
     what.add_argument("--report", action="store_true", help="report the served calibration")
     ap.add_argument("--pack", default=None, help="model pack [env FACECOMPARE_PACK]")
+    ap.add_argument(
+        "--lfw-cards", type=int, default=FIT_CARDS["lfw"]["cards"],
+        help="LFW cards of the fit half (the report takes at most 500 of the other half)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--korean-per-image", type=int, default=FIT_CARDS["korean-family"]["per_image"],
+        help="documents per photo of the Korean fit half",
+    )  # fmt: skip
     args = ap.parse_args(argv)
+    FIT_CARDS["lfw"] = {"cards": args.lfw_cards}
+    FIT_CARDS["korean-family"] = {"per_image": args.korean_per_image}
+    REPORT_CARDS["lfw"] = {"cards": min(500, args.lfw_cards)}
     docs_root = shared_dir() / "datasets" / "id-documents"
     settings = Settings.from_env(pack=args.pack)
     if args.out is not None:  # a new file starts as a copy of the one in force
@@ -316,7 +327,8 @@ def main(argv: list[str] | None = None) -> None:
         if missing:
             raise SystemExit(f"refused: no threshold for {', '.join(missing)}")
         pack = "" if args.pack is None else f" --pack {args.pack}"
-        command = f"python -m facecompare.lab.fit.document_populations --out FILE{pack}"
+        sizes = f" --lfw-cards {args.lfw_cards} --korean-per-image {args.korean_per_image}"
+        command = f"python -m facecompare.lab.fit.document_populations --out FILE{pack}{sizes}"
         write_scenario(args.out, scenario_entry(sets, chosen, detail, scored, command))
         thresholds = chosen
         print("thresholds (strictest over the fit halves):")

@@ -1,35 +1,21 @@
-"""Document–photo calibration from synthetic card photos (people-disjoint halves of LFW).
-
-``python -m facecompare.lab.fit.documents`` renders ``--cards`` card photos of the *train*
-half (see :mod:`facecompare.lab.data.synth_cards`), runs the server's document path on each
-(document detection, portrait, alignment, embedding) and scores every card against LFW photos of the
-same half: genuine pairs with the card person's other photos, impostor pairs with everyone else's.
-The ``document-photo`` scenario of the calibration file is replaced (read-modify-write of that
-scenario only). FAR levels the impostor count cannot support are refused, never invented.
-"""
+"""Cards of LFW's train or test half against LFW photos of the same half (up to three per
+person): the card sets ``benchmarks/documents_eval.py`` measures TAR at the document thresholds
+with. The served document-photo thresholds are fitted per population by
+:mod:`.document_populations`."""
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ...calibration import DOCUMENT_PHOTO
 from ...compare import Engine
-from ...config import Settings
 from ...embed import similarity
-from ...models.pack import DEFAULT_PACK
 from ..data import synth_cards
-from ..data.datasets import shared_dir
 from ..measure.evaluate import DOCUMENT_SOURCES, cache_dir, embed_one, source_hash
-from .lfw import write
-from .scale import InsufficientData, scenario_entry
-from .target import in_force, output_path, seeded
 
 SELFIES_PER_PERSON = 3  # LFW photos per person in the selfie pool (George W Bush has 530)
 
@@ -150,68 +136,3 @@ def pair_scores(
     impostor = sim[cards.face_found][~same[cards.face_found]]
     lost = int(same[~cards.face_found].sum())
     return genuine, impostor, lost
-
-
-def scenario(engine: Engine, n_cards: int, lfw: Path, docs: Path, log=print) -> dict:
-    cards = card_set(engine, "train", n_cards, lfw, docs, log)
-    selfies = selfie_set(engine, "train", lfw, log)
-    genuine, impostor, lost = pair_scores(cards, selfies, engine.scorer.band)
-    genuine = genuine[genuine > -1.0]  # thresholds from the pairs the server would score
-    entry = scenario_entry(
-        genuine,
-        impostor,
-        {
-            "dataset": "synthetic ID-card photos (facecompare.lab.data.synth_cards), train half of "
-            "LFW people; selfies: up to 3 LFW photos per person of the same half",
-            "cards": int(len(cards.people)),
-            "cards_without_document": int((~cards.doc_found).sum()),
-            "cards_without_portrait": int((~cards.face_found).sum()),
-            "genuine_pairs_lost": lost,
-            "selfies": int(selfies.found.sum()),
-            "face_choice": "card: the server's document path; selfie: face nearest the centre",
-        },
-    )
-    return entry
-
-
-def write_scenario(path: Path, entry: dict, command: str) -> None:
-    """Replace only the document-photo scenario of an existing calibration file."""
-    data = json.loads(path.read_text())
-    entry["data"]["command"] = command
-    entry["data"]["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    data["scenarios"][DOCUMENT_PHOTO] = entry
-    write(data, path)
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cards", type=int, default=400, help="train-half card photos to render")
-    ap.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="calibration file to update (default: $FACECOMPARE_HOME/calibration/<pack>.json, "
-        "made from the file in force; the shipped file only when its path is given here)",
-    )
-    ap.add_argument("--pack", default=None, help="model pack [env FACECOMPARE_PACK]")
-    args = ap.parse_args(argv)
-    shared = shared_dir() / "datasets"
-    engine = Engine.load(Settings.from_env(pack=args.pack), with_calibration=False)
-    target = output_path(args.out, engine.pack.name)
-    try:
-        entry = scenario(engine, args.cards, shared / "lfw", shared / "id-documents")
-    except InsufficientData as exc:
-        raise SystemExit(f"refused: {exc}") from None
-    pack = "" if engine.pack.name == DEFAULT_PACK else f" --pack {engine.pack.name}"
-    write_scenario(
-        seeded(target, in_force(engine.settings, engine.pack.name)),
-        entry,
-        f"python -m facecompare.lab.fit.documents --cards {args.cards}{pack}",
-    )
-    print(json.dumps(entry, indent=1))
-    print(f"wrote the {DOCUMENT_PHOTO} scenario of {target}")
-    print(f"serve it with FACECOMPARE_CALIBRATION={target}")
-
-
-if __name__ == "__main__":
-    main()
