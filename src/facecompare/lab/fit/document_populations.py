@@ -199,35 +199,37 @@ def report(
     photo_t = engine.calibrated.threshold_scores(PHOTO_PHOTO)
     all_rows, design_rows, lines = [], [], []
     tar_lines = [
-        "| population | cards found (document, portrait) | document vs photo TAR at "
+        "| population | cards: document, portrait found | document vs photo TAR at "
         + " / ".join(THRESHOLD_FARS)
-        + " | photo vs photo TAR, same people | same life stage, document / photo |",
-        "|---|---|---|---|---|",
+        + " (a document not read: a reject) | the same, documents read | photo vs photo TAR, "
+        "same people | same life stage at err_01: document (read) / photo |",
+        "|---|---|---|---|---|---|",
     ]
     for ds in sets:
         es = ds.es
         all_rows.append(rows_of(ds, doc_t, f"{ds.pop.name}, all layouts", ds.cards))
         held = ds.cards.of_layout([HELD_OUT_DESIGN])
         if len(held.plan.index):
-            design_rows.append(
-                rows_of(ds, doc_t, f"{ds.pop.name}, {HELD_OUT_DESIGN} only", held)
-            )
+            design_rows.append(rows_of(ds, doc_t, f"{ds.pop.name}, {HELD_OUT_DESIGN} only", held))
         sc = ds.scores or document_scores(ds.cards, es, ds.pop, engine.scorer)
         pg, _ = population_scores(es, ds.pop, engine.scorer)
         n = len(ds.cards.plan.index)
-        doc_tar = " / ".join(f"{(sc.genuine >= doc_t[k]).mean() * 100:.2f}" for k in doc_t)
-        photo_tar = " / ".join(f"{(pg >= photo_t[k]).mean() * 100:.2f}" for k in photo_t)
+        read = sc.genuine[sc.genuine > -1.0]
+        doc_tar = " / ".join(f"{_pct(sc.genuine, doc_t[k])}" for k in doc_t)
+        read_tar = " / ".join(f"{_pct(read, doc_t[k])}" for k in doc_t)
+        photo_tar = " / ".join(f"{_pct(pg, photo_t[k])}" for k in photo_t)
         stage = "—"
         if sc.same_stage is not None and sc.same_stage.size:
             pstage = _photo_same_stage(es, ds.pop, engine)
+            one = sc.same_stage
             stage = (
-                f"{(sc.same_stage >= doc_t['err_01']).mean() * 100:.2f} % "
-                f"({sc.same_stage.size:,} pairs) / {(pstage >= photo_t['err_01']).mean() * 100:.2f}"
-                " % at err_01"
+                f"{_pct(one, doc_t['err_01'])} ({_pct(one[one > -1.0], doc_t['err_01'])}) % of "
+                f"{one.size:,} / {_pct(pstage, photo_t['err_01'])} % of {pstage.size:,}"
             )
         tar_lines.append(
-            f"| {ds.pop.name} | {n:,} ({ds.cards.doc_found.mean() * 100:.1f} %, "
-            f"{ds.cards.face_found.mean() * 100:.1f} %) | {doc_tar} % | {photo_tar} % | {stage} |"
+            f"| {ds.pop.name} | {n:,}: {ds.cards.doc_found.mean() * 100:.1f} %, "
+            f"{ds.cards.face_found.mean() * 100:.1f} % | {doc_tar} % | {read_tar} % | "
+            f"{photo_tar} % | {stage} |"
         )
     lines.append("document against photo, all layouts (held-out people):")
     lines.append(table(all_rows))
@@ -239,6 +241,10 @@ def report(
     lines.append(f"to the photo it was printed from >= {RIGHT_PORTRAIT}):")
     lines.extend(reading_table(sets))
     return lines
+
+
+def _pct(scores: np.ndarray, t: float) -> str:
+    return f"{(scores >= t).mean() * 100:.2f}" if scores.size else "—"
 
 
 RIGHT_PORTRAIT = 0.5  # cosine of a card's portrait to its source photo: the right face, upright
