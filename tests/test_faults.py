@@ -265,6 +265,9 @@ def test_sigkill_server_and_key_writer_no_key_lost_ready_fast(tmp_path: Path, bo
     stop, sent = threading.Event(), []
     load = threading.Thread(target=keep_sending, args=(srv.url, keys["a"], body, stop, sent))
     load.start()
+    deadline = time.monotonic() + 60  # the server is under load: compares are being answered
+    while not any(s.status == 200 for s in list(sent)) and time.monotonic() < deadline:
+        time.sleep(0.05)
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(srv.keys_db)],
         stdout=subprocess.PIPE,
