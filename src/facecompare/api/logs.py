@@ -4,7 +4,7 @@ The id lives in a context variable set by the request middleware (``request_scop
 request's own task. Worker threads see it: anyio's ``to_thread`` runs the job in a copy of the
 context, and the app's own executors submit with ``copy_context().run``. The variable holds a
 small mutable holder that is emptied when the request ends, so a context that asyncio copied
-out of a request's task (an I/O callback scheduled while it ran, cpython issue 140947) cannot
+out of a request's task (an I/O callback scheduled while it ran, a known CPython behaviour) cannot
 lend that id to a later line of another request."""
 
 from __future__ import annotations
