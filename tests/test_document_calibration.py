@@ -132,3 +132,34 @@ def test_operator_document_fit_refuses_what_few_people_cannot_support(engine, tm
     assert fitted.validation == [] and set(fitted.half_notes) == set(THRESHOLD_FARS)
     notes = [v for per in fitted.detail.values() for v in per["thresholds"].values()]
     assert all("impostor pairs" in str(n) for n in notes)
+
+
+def test_operator_photographed_documents_are_read_and_paired_by_person(engine, tmp_path):
+    """An operator's own document photos (a person per sub-folder, named as in the population):
+    each is read by the server's document path and scored against the other people's photos
+    and its person's; three people are far too few: nothing is fitted."""
+    from facecompare.lab.fit.document_operator import operator_fit
+    from facecompare.lab.measure.evaluate import embed_one
+
+    root = need(DOCS.parent / "faces94")
+    people = sorted(d.name for d in root.iterdir() if d.is_dir())[:3]
+    photos, documents = tmp_path / "photos", tmp_path / "documents"
+    for k, person in enumerate(people):
+        (photos / person).mkdir(parents=True)
+        (documents / person).mkdir(parents=True)
+        files = sorted((root / person).glob("*.jpg"))[:4]
+        for f in files:
+            img = cv2.resize(cv2.imread(str(f)), (486, 540), interpolation=cv2.INTER_CUBIC)
+            cv2.imwrite(str(photos / person / f.name), img)
+        src = cv2.imread(str(photos / person / files[0].name))
+        _, box, _, _ = embed_one(engine, src, 0, "largest")
+        card = synth_cards.population_card(src, box, DOCS, "id_card_td1_a", seed=k)
+        cv2.imwrite(str(documents / person / "card.jpg"), card.image)
+    fitted = operator_fit(
+        engine, folder_population(photos), DOCS, documents=documents, log=lambda m: None
+    )
+    assert fitted.cards == 3 and fitted.without_portrait <= 1
+    assert fitted.documents == f"photographed documents in {documents}"
+    genuine, impostor = fitted.scored["photos"]
+    assert genuine.size == 3 * 4 and impostor.size == (3 - fitted.without_portrait) * 8
+    assert fitted.thresholds == {} and fitted.validation == []

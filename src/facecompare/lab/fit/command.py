@@ -223,13 +223,20 @@ def _operator_documents(
     shipped: Calibration | None,
     documents: Path | None,
     accept_unvalidated: bool,
-) -> Generator[str, None, _Fitted]:
+) -> Generator[str, None, _Fitted | None]:
     """Document-photo on the operator's people (their photographed documents, or documents
     made from their photos), validated and written by the same rule as photo-photo."""
     from .document_operator import operator_fit
     from .populations import scenario_rows
 
     docs_root = shared_dir() / "datasets" / "id-documents"
+    if documents is None and not (docs_root / "designs").is_dir():
+        yield (
+            f"document-photo not fitted: making documents from your photos needs the layouts "
+            f"in {docs_root} (FACECOMPARE_SHARED); or pass --documents DIR with your "
+            "photographed documents"
+        )
+        return None
     fit = operator_fit(engine, pop, docs_root, documents, scorer=base, log=lambda m: None)
     yield (
         f"document-photo: {fit.cards:,} documents ({fit.documents}); the server finds no "
