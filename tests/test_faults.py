@@ -187,7 +187,9 @@ def test_key_store_outage_answers_503_logs_twice_and_recovers(
     starts = [e for e in lines if e["message"].startswith("key store unreachable")]
     assert len(starts) == len(ends) == 3  # three outages, logged twice each
     refused = int(re.search(r"(\d+) requests were answered 503", ends[0]["message"]).group(1))
-    assert refused == sum(s.status == 503 for s in sent)
+    # the count is logged when the store answers again; a request of each of the 4 clients may
+    # still be on its way to its 503 then
+    assert 0 <= sum(s.status == 503 for s in sent) - refused <= 4
     assert "did not answer within 1 s" in starts[2]["message"]
     noisy = [e for e in lines if e["level"] in ("warning", "error")]
     assert len(noisy) == 6, noisy
