@@ -22,7 +22,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +63,6 @@ class DocSet:
     es: EmbeddingSet
     cards: CardSet
     scores: DocumentScores | None = None
-    photo: tuple[np.ndarray, np.ndarray] | None = None  # photo–photo (genuine, impostor)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def doc_set(
