@@ -220,9 +220,10 @@ def test_server_starts_while_the_key_store_is_down_and_serves_when_it_returns(
     try:
         srv = Server(tmp_path, env=env, wait=False)
         # meanwhile, the keys command says what is wrong (no traceback)
-        out = srv.cli("keys", "create", "while-down")
-        assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
-        assert "cannot be reached" in out.stderr and "PostgreSQL at 127.0.0.1" in out.stderr
+        for args in (("keys", "create", "while-down"), ("keys", "list")):
+            out = srv.cli(*args)
+            assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+            assert "cannot be reached" in out.stderr and "PostgreSQL at 127.0.0.1" in out.stderr
         deadline = time.perf_counter() + 60
         while not up(srv.url) and time.perf_counter() < deadline:
             time.sleep(0.2)  # models load; the key store stays down
@@ -306,6 +307,23 @@ def test_sigkill_server_and_key_writer_no_key_lost_ready_fast(tmp_path: Path, bo
 
 
 # -- the SQLite file: disk full, read-only --------------------------------------------------------
+def test_every_keys_command_answers_a_key_store_it_cannot_open(tmp_path: Path) -> None:
+    where = tmp_path / "keys.db"
+    where.mkdir()  # a folder where the file should be: SQLite cannot open it
+    env = {**os.environ, "FACECOMPARE_HOME": str(tmp_path), "FACECOMPARE_KEYS_DB": str(where)}
+    env.pop("FACECOMPARE_DATABASE_URL", None)
+    for args in (("create", "new"), ("list",), ("revoke", "new")):
+        out = subprocess.run(
+            [sys.executable, "-m", "facecompare", "keys", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 1 and "Traceback" not in out.stderr, (args, out.stderr)
+        assert out.stderr.startswith("error: ") and "cannot be opened" in out.stderr, out.stderr
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 512 KB tmpfs mounted for the test (root and mount rights: CI's container has them)."""

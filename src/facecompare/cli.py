@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -66,16 +68,24 @@ def _store(keys_db: Path | None):  # noqa: ANN202 - imported lazily to keep --he
     return open_key_store(keys_db or default_keys_db())
 
 
-@keys_app.command("create")
-def keys_create(name: str, keys_db: KeysDb = None) -> None:
-    """Make a key; it is printed once, alone on the last line."""
+@contextlib.contextmanager
+def _key_errors() -> Iterator[None]:
+    """A key operation that cannot be done (store unreachable, unknown name): its message on
+    stderr and exit 1, never a traceback."""
     from .api.auth import KeyError_
 
     try:
-        key = _store(keys_db).create(name)
+        yield
     except KeyError_ as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+@keys_app.command("create")
+def keys_create(name: str, keys_db: KeysDb = None) -> None:
+    """Make a key; it is printed once, alone on the last line."""
+    with _key_errors():
+        key = _store(keys_db).create(name)
     typer.echo(f"created key {name!r}; store it now, it cannot be shown again:")
     typer.echo(key)
 
@@ -83,7 +93,9 @@ def keys_create(name: str, keys_db: KeysDb = None) -> None:
 @keys_app.command("list")
 def keys_list(keys_db: KeysDb = None) -> None:
     """Names, prefixes and state of the keys (never the keys)."""
-    for k in _store(keys_db).list():
+    with _key_errors():
+        keys = _store(keys_db).list()
+    for k in keys:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(k.created_at))
         state = "active" if k.active else "revoked"
         typer.echo(f"{k.name}\t{k.prefix}…\t{created}\t{state}")
@@ -92,13 +104,8 @@ def keys_list(keys_db: KeysDb = None) -> None:
 @keys_app.command("revoke")
 def keys_revoke(name: str, keys_db: KeysDb = None) -> None:
     """Revoke a key; the running server refuses it from the next request on."""
-    from .api.auth import KeyError_
-
-    try:
+    with _key_errors():
         _store(keys_db).revoke(name)
-    except KeyError_ as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"revoked {name!r}")
 
 
