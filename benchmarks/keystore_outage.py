@@ -25,7 +25,6 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -33,21 +32,12 @@ import httpx
 import numpy as np
 
 from facecompare.lab.data.datasets import shared_dir
+from facecompare.lab.load import Sent, send_until
 from facecompare.lab.postgres import PostgresServer
 from facecompare.lab.server import LocalServer
 
 PATH = "/aiface/face-compare/v1"
 RID_IN_TEXT = re.compile(r"request_id=([0-9a-f]{32})")
-
-
-@dataclass
-class Sent:
-    start: float
-    end: float
-    status: int | None
-    message: str
-    request_id: str
-    retry_after: str | None
 
 
 def pair_body() -> bytes:
@@ -57,27 +47,6 @@ def pair_body() -> bytes:
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
     b64 = base64.b64encode(buf.tobytes()).decode()
     return json.dumps({"image1": b64, "image2": b64}).encode()
-
-
-def client_loop(url: str, key: str, body: bytes, stop: threading.Event, out: list[Sent]) -> None:
-    headers = {"x-aigen-key": key, "content-type": "application/json"}
-    with httpx.Client(timeout=30) as http:
-        while not stop.is_set():
-            t0 = time.perf_counter()
-            try:
-                r = http.post(url + PATH, content=body, headers=headers)
-                data = r.json()
-                sent = Sent(
-                    t0,
-                    time.perf_counter(),
-                    r.status_code,
-                    str(data.get("error_message") or ""),
-                    r.headers.get("x-request-id", ""),
-                    r.headers.get("retry-after"),
-                )
-            except httpx.HTTPError as exc:
-                sent = Sent(t0, time.perf_counter(), None, type(exc).__name__, "", None)
-            out.append(sent)
 
 
 def probe_ready(url: str, stop: threading.Event, out: list[tuple[float, int]]) -> None:
@@ -157,7 +126,7 @@ def main() -> None:
             sent: list[Sent] = []
             ready: list[tuple[float, int]] = []
             threads = [
-                threading.Thread(target=client_loop, args=(srv.url, key, body, stop, sent))
+                threading.Thread(target=send_until, args=(srv.url, key, body, stop, sent))
                 for _ in range(args.clients)
             ]
             threads.append(threading.Thread(target=probe_ready, args=(srv.url, stop, ready)))

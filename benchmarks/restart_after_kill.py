@@ -36,6 +36,7 @@ import httpx
 import psutil
 
 from facecompare.lab.data.datasets import shared_dir
+from facecompare.lab.load import Sent, send_until
 from facecompare.lab.postgres import PostgresServer
 from facecompare.lab.server import LocalServer
 
@@ -59,15 +60,9 @@ def pair_body() -> bytes:
     return json.dumps({"image1": b64, "image2": b64}).encode()
 
 
-def keep_sending(url: str, key: str, body: bytes, stop: threading.Event, out: list[str]) -> None:
-    headers = {"x-aigen-key": key, "content-type": "application/json"}
-    with httpx.Client(timeout=30) as http:
-        while not stop.is_set():
-            try:
-                out.append(str(http.post(url + PATH, content=body, headers=headers).status_code))
-            except httpx.HTTPError as exc:
-                out.append(type(exc).__name__)
-                time.sleep(0.05)
+def answer(s: Sent) -> str:
+    """The status, or the transport error's name."""
+    return str(s.status) if s.status is not None else s.message
 
 
 def main() -> None:
@@ -90,12 +85,12 @@ def main() -> None:
         for n in range(args.rounds):
             stop, seen = threading.Event(), []
             clients = [
-                threading.Thread(target=keep_sending, args=(srv.url, keys["k1"], body, stop, seen))
+                threading.Thread(target=send_until, args=(srv.url, keys["k1"], body, stop, seen))
                 for _ in range(2)
             ]
             for t in clients:
                 t.start()
-            while seen.count("200") < 2:  # the server is busy with real compares
+            while sum(s.status == 200 for s in seen) < 2:  # the server is busy with real compares
                 time.sleep(0.05)
             writer = subprocess.Popen(
                 [sys.executable, "-c", WRITER, str(srv.keys_db), f"w{n}"],
@@ -114,7 +109,7 @@ def main() -> None:
             killed = time.perf_counter()
             writer.wait()
             srv.stop()
-            before = Counter(seen)
+            before = Counter(answer(s) for s in seen)
             seen.clear()
             srv = LocalServer(tmp, env=env)
             ready = time.perf_counter() - killed
@@ -148,7 +143,7 @@ def main() -> None:
                     "startup_cpu_s": round(cpu.user + cpu.system, 2),  # load-independent
                     "load_average_1min": round(os.getloadavg()[0], 1),
                     "answers_before_kill": dict(before),
-                    "seen_while_down": dict(Counter(seen)),
+                    "seen_while_down": dict(Counter(answer(s) for s in seen)),
                     "keys_checked": len(keys),
                     "keys_lost": lost,
                     "revoked_still_refused": kept_revoked,

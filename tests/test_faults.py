@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -32,6 +31,7 @@ import pytest
 from conftest import Server, jpeg_b64, lfw_image, upscaled
 from facecompare.client import Client
 from facecompare.lab import postgres
+from facecompare.lab.load import send_until
 
 PATH = "/aiface/face-compare/v1"
 CHEAP = {"image1": "x", "image2": "y"}  # 400 with a good key, 401 with a refused one
@@ -58,31 +58,6 @@ def key_state(url: str, key: str) -> int:
     return httpx.post(url + PATH, json=CHEAP, headers={"x-aigen-key": key}, timeout=30).status_code
 
 
-@dataclass
-class Sent:
-    start: float
-    end: float
-    status: int | None
-    message: str
-    retry_after: str | None
-
-
-def keep_sending(url: str, key: str, body: bytes, stop: threading.Event, out: list[Sent]) -> None:
-    headers = {"x-aigen-key": key, "content-type": "application/json"}
-    with httpx.Client(timeout=30) as http:
-        while not stop.is_set():
-            t0 = time.perf_counter()
-            try:
-                r = http.post(url + PATH, content=body, headers=headers)
-                msg = str(r.json().get("error_message") or "")
-                sent = Sent(
-                    t0, time.perf_counter(), r.status_code, msg, r.headers.get("retry-after")
-                )
-            except httpx.HTTPError as exc:
-                sent = Sent(t0, time.perf_counter(), None, type(exc).__name__, None)
-            out.append(sent)
-
-
 def images(body: bytes) -> tuple[bytes, bytes]:
     data = json.loads(body)
     return base64.b64decode(data["image1"]), base64.b64decode(data["image2"])
@@ -103,7 +78,7 @@ def test_key_store_outage_answers_503_logs_twice_and_recovers(
         assert httpx.get(srv.url + "/readyz").json() == {"status": "ready", "key_store": "ok"}
         stop, sent = threading.Event(), []
         clients = [
-            threading.Thread(target=keep_sending, args=(srv.url, key, body, stop, sent))
+            threading.Thread(target=send_until, args=(srv.url, key, body, stop, sent))
             for _ in range(4)
         ]
         for t in clients:
@@ -141,7 +116,7 @@ def test_key_store_outage_answers_503_logs_twice_and_recovers(
         time.sleep(0.5)
         stop, hung = threading.Event(), []
         clients = [
-            threading.Thread(target=keep_sending, args=(srv.url, key, body, stop, hung))
+            threading.Thread(target=send_until, args=(srv.url, key, body, stop, hung))
             for _ in range(4)
         ]
         for t in clients:
@@ -266,7 +241,7 @@ def test_sigkill_server_and_key_writer_no_key_lost_ready_fast(tmp_path: Path, bo
     keys = {name: srv.new_key(name) for name in ("a", "b", "gone")}
     assert srv.cli("keys", "revoke", "gone").returncode == 0
     stop, sent = threading.Event(), []
-    load = threading.Thread(target=keep_sending, args=(srv.url, keys["a"], body, stop, sent))
+    load = threading.Thread(target=send_until, args=(srv.url, keys["a"], body, stop, sent))
     load.start()
     deadline = time.monotonic() + 60  # the server is under load: compares are being answered
     while not any(s.status == 200 for s in list(sent)) and time.monotonic() < deadline:

@@ -4,11 +4,15 @@
 until ``count`` requests have been sent; no retries. The requests are bodies POSTed to the
 compare endpoint (built before the clock starts: the client is not what is measured) or any
 request a ``Send`` callable makes for index i; a ``Judge`` says which answers count as good.
+
+:func:`send_until` is the other shape, for fault runs: one client thread POSTing the same
+body until an event is set, every answer kept with its times (:class:`Sent`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -30,10 +34,12 @@ __all__ = [
     "Judge",
     "LoadResult",
     "Send",
+    "Sent",
     "bodies",
     "closed_loop",
     "compared",
     "run_load",
+    "send_until",
     "status_label",
     "table",
 ]
@@ -188,3 +194,43 @@ async def closed_loop(
 def run_load(url: str, requests: Sequence[bytes | dict] | Send, **kw: object) -> LoadResult:
     """``closed_loop`` in its own event loop."""
     return asyncio.run(closed_loop(url, requests, **kw))  # type: ignore[arg-type]
+
+
+@dataclass
+class Sent:
+    """One request of :func:`send_until`: sent and answered (``time.perf_counter`` s), the
+    status (None: a transport error, named in ``message``), the error message of the answer,
+    its ``x-request-id`` and ``Retry-After``."""
+
+    start: float
+    end: float
+    status: int | None
+    message: str
+    request_id: str = ""
+    retry_after: str | None = None
+
+
+def send_until(url: str, key: str, body: bytes, stop: threading.Event, out: list[Sent]) -> None:
+    """POST ``body`` to the compare endpoint with ``key``, the next as soon as the last is
+    answered, until ``stop`` is set; each answer appended to ``out``. Run it in threads (one
+    client each). After a transport error (the server gone) it waits 50 ms before the next."""
+    headers = {"x-aigen-key": key, "content-type": "application/json"}
+    with httpx.Client(base_url=url.rstrip("/"), timeout=30) as http:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                r = http.post(COMPARE_PATH, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                out.append(Sent(t0, time.perf_counter(), None, type(exc).__name__))
+                time.sleep(0.05)
+                continue
+            out.append(
+                Sent(
+                    t0,
+                    time.perf_counter(),
+                    r.status_code,
+                    str(_json(r).get("error_message") or ""),
+                    r.headers.get("x-request-id", ""),
+                    r.headers.get("retry-after"),
+                )
+            )
