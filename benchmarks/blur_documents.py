@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import platform
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -44,6 +42,7 @@ import numpy as np
 from facecompare import quality
 from facecompare.compare import CompareRequest, Engine
 from facecompare.errors import FaceCompareError
+from facecompare.lab.bench.host import cpu_model
 from facecompare.lab.data import hard_negatives
 from facecompare.lab.data.datasets import lfw_images, shared_dir
 from facecompare.lab.data.synth_cards import (
@@ -60,16 +59,6 @@ from facecompare.lab.data.synth_cards import (
 
 SIGMAS = (0.0, 2.0, 3.0, 4.0, 6.0)
 ANSWERS = ("IMAGE_BLURED", "CAN_NOT_DETECT_IDCARD", "CAN_NOT_DETECT_FACE", "ok")
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        return next(
-            line.split(":", 1)[1].strip() for line in out.splitlines() if "Model name" in line
-        )
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
 
 
 def jpeg(img: np.ndarray) -> bytes:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
-import platform
 import statistics
-import subprocess
 import sys
 import time
 
@@ -24,6 +22,7 @@ import cv2
 import httpx
 
 from facecompare.api.app import COMPARE_PATH
+from facecompare.lab.bench.host import cpu_model
 from facecompare.lab.data.datasets import shared_dir
 from facecompare.lab.data.synth_cards import card_plan, render
 from facecompare.lab.server import LocalServer
@@ -33,16 +32,6 @@ def b64(img) -> str:
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
     assert ok
     return base64.b64encode(buf.tobytes()).decode()
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        return next(
-            line.split(":", 1)[1].strip() for line in out.splitlines() if "Model name" in line
-        )
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
