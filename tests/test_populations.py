@@ -106,7 +106,8 @@ def test_operator_calibration_refuses_what_its_data_cannot_support(tmp_path, eng
     """faces94 as an operator's population: 18 people give 40,256 impostor pairs, enough to
     fit err_01 on all of them but not on a half, so err_01 cannot be validated: nothing is
     written unless the operator accepts it unvalidated. Then err_01 comes from their data,
-    marked so, the stricter levels stay those in force, and the server loads the file."""
+    marked so, the stricter levels stay those in force, the flip-TTA band covers every
+    threshold of the file (document-photo's too), and the server loads the file."""
     import subprocess
     import sys
 
@@ -134,11 +135,35 @@ def test_operator_calibration_refuses_what_its_data_cannot_support(tmp_path, eng
     assert rows["err_01"]["per_population"]["faces94"]["false_accepts"] <= 40
     t = cal.threshold_scores("photo-photo")
     assert t["err_01"] < t["err_001"] < t["err_0001"]
+    # flip TTA decides at every threshold served: the photo-photo levels fitted and kept, and
+    # the document-photo ones kept from the file in force
+    lo, hi = cal.data["scoring"]["flip_band"]
+    documents = cal.threshold_scores("document-photo")
+    served = [*t.values(), *documents.values()]
+    assert len(documents) == 3 and all(lo < v < hi for v in served), (lo, hi, t, documents)
     other = Engine(Pipeline(engine.pack, engine.settings), cal)
     img = cv2.imread(str(next(iter(sorted(folder.glob("*/*.jpg"))))))
     big = cv2.imencode(".jpg", cv2.resize(img, (540, 600)))[1].tobytes()
     r = other.compare(CompareRequest(big, big, blur_detection=True))
     assert r.thresholds == other.calibrated.thresholds("photo-photo")
+
+
+def test_an_operator_file_has_flip_tta_around_every_threshold_it_serves():
+    """The band reaches the flip margin beyond every scenario's thresholds, fitted or kept;
+    while photo-photo is kept as in force (only document-photo written), its band in force is
+    widened where a new threshold needs it, never narrowed."""
+    from facecompare.lab.fit.command import _served_band
+
+    def rows(*scores: float) -> dict:
+        return {"thresholds": {f"level{k}": {"score": v} for k, v in enumerate(scores)}}
+
+    data = {
+        "scoring": {"kind": "cosine", "flip_band": [0.2, 0.5]},
+        "scenarios": {"photo-photo": rows(0.30, 0.40), "document-photo": rows(0.25, 0.55)},
+    }
+    assert _served_band(data, 0.1, keep=False) == pytest.approx([0.15, 0.65])
+    assert _served_band(data, 0.02, keep=False) == pytest.approx([0.23, 0.57])
+    assert _served_band(data, 0.02, keep=True) == pytest.approx([0.2, 0.57])
 
 
 @pytest.fixture(scope="module")

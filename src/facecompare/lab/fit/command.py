@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,7 @@ def run_calibrate(
         raise SystemExit(1)
     if photo in written:
         scorer, info, fset, rows = photo.extra
+        margin = info["flip_margin"]
         cohort_file = None
         if scorer.cohort is not None:
             cohort_file = shipped.cohort_path() if shipped is not None else None
@@ -164,8 +165,10 @@ def run_calibrate(
         assert shipped is not None  # a written document scenario kept the photo one in force
         data = json.loads(json.dumps(shipped.data))
         data["command"] = command
+        margin = cal.flip_margin(cal.fit_sets(engine, [pop], log=lambda m: None), base)
     if doc in written:
         data["scenarios"][DOCUMENT_PHOTO] = doc.extra
+    data["scoring"]["flip_band"] = _served_band(data, margin, keep=photo not in written)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(data, indent=2) + "\n")
     yield f"what changes against {before_path}:"
@@ -177,8 +180,10 @@ def run_calibrate(
     yield f"wrote {target}: serve it with FACECOMPARE_CALIBRATION={target}"
     done = [r.decision.scenario for r in written]
     kept = [s for s in (PHOTO_PHOTO, DOCUMENT_PHOTO) if s not in done]
-    yield "(fitted on your faces: " + ", ".join(done) + (
-        "; kept from the file in force: " + ", ".join([*kept, "blur"]) + ")"
+    yield (
+        "(fitted on your faces: "
+        + ", ".join(done)
+        + ("; kept from the file in force: " + ", ".join([*kept, "blur"]) + ")")
     )
 
 
@@ -309,18 +314,29 @@ def _sub(fset: cal.FitSet, part: Population) -> EmbeddingSet:
     return embedding_part(fset.es, part.paths)
 
 
-def _covering(scorer: Scorer, chosen: dict[str, float], margin: float, target: Path) -> Scorer:
-    """The flip band around the new photo-photo thresholds and the other scenarios' ones
-    already in ``target`` (document-photo), so every served threshold lies inside it."""
-    values = list(chosen.values())
-    if target.exists() and scorer.cohort is None:  # other scenarios are on the cosine scale
-        old = json.loads(target.read_text())
-        for name, entry in old.get("scenarios", {}).items():
-            if name != PHOTO_PHOTO:
-                values += [
-                    float(t.get("score", t.get("cosine"))) for t in entry["thresholds"].values()
-                ]
-    return Scorer(scorer.cohort, (min(values) - margin, max(values) + margin))
+def _covering(thresholds: Iterable[float], margin: float) -> tuple[float, float]:
+    """The flip band from ``margin`` below the lowest of ``thresholds`` to ``margin`` above the
+    highest: given every threshold a file serves (all its scenarios), every decision at one of
+    them is the full flip-TTA decision."""
+    values = list(thresholds)
+    return (min(values) - margin, max(values) + margin)
+
+
+def _served(data: dict[str, Any] | None, but: str | None = None) -> list[float]:
+    """The thresholds (score units) of every scenario in calibration ``data`` but ``but``."""
+    scenarios = (data or {}).get("scenarios", {})
+    return [t for s in scenarios if s != but for t in review.threshold_scores(data, s).values()]
+
+
+def _served_band(data: dict[str, Any], margin: float, keep: bool) -> list[float]:
+    """The flip band of an operator's file: ``_covering`` every threshold of every scenario in
+    ``data``, those fitted and those kept from the file in force. ``keep``: photo-photo stays as
+    in force, so its band (in ``data``) may widen but never narrow."""
+    lo, hi = _covering(_served(data), margin)
+    if keep and "flip_band" in data["scoring"]:
+        old_lo, old_hi = data["scoring"]["flip_band"]
+        lo, hi = min(lo, old_lo), max(hi, old_hi)
+    return [round(float(lo), 6), round(float(hi), 6)]
 
 
 def _pack_calibration(
@@ -349,7 +365,9 @@ def _pack_calibration(
     else:
         raise SystemExit("--scoring must be as-norm or cosine")
     scorer, chosen, info = cal.fit_scorer(fit, base)
-    scorer = _covering(scorer, chosen, info["flip_margin"], source)
+    # the other scenarios already in the file (document-photo) are on the cosine scale
+    others = _served(before, but=PHOTO_PHOTO) if scorer.cohort is None else []
+    scorer = Scorer(scorer.cohort, _covering([*chosen.values(), *others], info["flip_margin"]))
     rows = cal.validate(scorer, chosen, held)
     validation = review.validate_levels(chosen, rows)
     old = review.threshold_scores(before, PHOTO_PHOTO)

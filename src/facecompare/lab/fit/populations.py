@@ -131,12 +131,17 @@ def flip_shift(fsets: list[FitSet], scorer: Scorer, sample: int = 400, seed: int
     return worst
 
 
+def flip_margin(fsets: list[FitSet], scorer: Scorer) -> float:
+    """How far the flip-TTA band reaches beyond the lowest and highest threshold."""
+    return FLIP_MARGIN * flip_shift(fsets, scorer)
+
+
 def fit_scorer(fsets: list[FitSet], scorer: Scorer) -> tuple[Scorer, dict[str, float], dict]:
     """Thresholds (strictest over the fit sets) under ``scorer`` with flip TTA in a band around
     them: first fitted on full TTA, then the band is set and the thresholds re-fitted."""
     full = Scorer(scorer.cohort, flip_band("always", 0, 0))
     first, detail = strictest({fs.pop.name: _scores(fs, full) for fs in fsets})
-    margin = FLIP_MARGIN * flip_shift(fsets, scorer)
+    margin = flip_margin(fsets, scorer)
     if not first:  # no level has enough impostor pairs
         return scorer, {}, {"detail": detail, "scored": {}, "flip_margin": margin}
     band = (min(first.values()) - margin, max(first.values()) + margin)
@@ -259,6 +264,7 @@ __all__ = [
     "calibration_data",
     "fit_scorer",
     "fit_sets",
+    "flip_margin",
     "merge_into",
     "strictest",
     "validate",
