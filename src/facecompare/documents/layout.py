@@ -23,6 +23,10 @@ OCR_MAX_SIDE = 960  # px: the crop's long side at most
 # the card-sized neighbourhood of a candidate portrait given to the text detector, in face
 # widths either side and face heights above and below
 CROP_SIDE, CROP_ABOVE, CROP_BELOW = 4.5, 1.2, 2.0
+# how far from the face a line of its column may lie, in face widths. Right of the face the
+# lines of a left-aligned column start near it; left of it they end wherever their text ends,
+# a short line far from a portrait on the card's right: any line of the crop counts
+RIGHT_REACH, LEFT_REACH = 3.0, CROP_SIDE
 MIN_COLUMN = {"quad": 3, "frame": 4}  # aligned text lines beside the portrait, per outline
 LINE_H = (0.04, 0.40)  # text line height / face height on cards and data pages
 FRAME_FACE = (0.18, 0.50)  # face height / image short side, for a scan filling the frame
@@ -63,8 +67,8 @@ def _column(boxes: list, box: np.ndarray) -> tuple[list, int, float]:
                 continue
             if not LINE_H[0] <= b.height / fh <= LINE_H[1]:
                 continue
-            left_of = side < 0 and right <= x1 + 0.2 * fw and x1 - right <= 3.0 * fw
-            right_of = side > 0 and left >= x2 - 0.2 * fw and left - x2 <= 3.0 * fw
+            left_of = side < 0 and right <= x1 + 0.2 * fw and x1 - right <= LEFT_REACH * fw
+            right_of = side > 0 and left >= x2 - 0.2 * fw and left - x2 <= RIGHT_REACH * fw
             if left_of or right_of:
                 cand.append(b)
         if len(cand) <= len(best[0]):
