@@ -302,6 +302,8 @@ def figures(items: Items, names: Sequence[str]) -> dict[str, Any]:
         "matched_pairs": int(a["matched"][paired].sum()),
         "kept_pairs": int(a["kept"][paired].sum()),
         "kept_share": _share(int(a["kept"][paired].sum()), int(a["matched"][paired].sum())),
+        # of the pairs not kept, those whose card gave no portrait (the rest scored too low)
+        "pairs_of_unread_cards": int(a["matched"][paired & ~a["portrait"]].sum()),
     }
 
 
@@ -385,7 +387,8 @@ def targets(rep: dict[str, Any]) -> list[dict[str, Any]]:
         )
         add(
             f"{label}: the card keeps >= {_t(KEPT)} of the pairs recognition matches",
-            f"{t['kept_pairs']}/{t['matched_pairs']} ({_pct(t['kept_share'])})",
+            f"{t['kept_pairs']}/{t['matched_pairs']} ({_pct(t['kept_share'])}; "
+            f"{t['pairs_of_unread_cards']} lost with cards not read)",
             _met(t["kept_share"], KEPT),
         )
     spec = [m for m in rep["misses"] if m["layout"] == SPECIMENS and m["miss"] == "not found"]
@@ -487,13 +490,15 @@ def render(rep: dict[str, Any]) -> list[str]:
             "",
             "Per population (its cards on every layout):",
             "",
-            "| population | cards | found | right portrait, of found | kept pairs |",
-            "|---|---|---|---|---|",
+            "| population | cards | found | right portrait, of found | kept pairs | pairs lost "
+            "with cards not read |",
+            "|---|---|---|---|---|---|",
         ]
         for name, f in rep["populations"].items():
             lines.append(
                 f"| {name} | {f['items']} | {_pct(f['found_share'])} | "
-                f"{_pct(f['right_share'])} | {_pct(f['kept_share'])} of {f['matched_pairs']} |"
+                f"{_pct(f['right_share'])} | {_pct(f['kept_share'])} of {f['matched_pairs']} | "
+                f"{f['pairs_of_unread_cards']} |"
             )
     neg = rep.get("negatives")
     if neg is not None:
