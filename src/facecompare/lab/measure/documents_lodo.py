@@ -57,6 +57,7 @@ from ...calibration import DOCUMENT_PHOTO
 from ...compare import Engine
 from ...config import Settings
 from ...scoring import Scorer
+from ..bench.host import cpu_model
 from ..data import hard_negatives, synth_cards
 from ..data.datasets import shared_dir
 from ..data.populations import Population, named
@@ -526,16 +527,6 @@ def render(rep: dict[str, Any]) -> list[str]:
     return lines
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cards-per-layout", type=int, default=40, help="cards of each layout")
@@ -598,11 +589,11 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": round(time.time() - started),
         "pack": engine.pack.name,
     }
+    if args.json is not None:  # first: the figures are kept whatever becomes of the printing
+        args.json.write_text(json.dumps(rep, indent=2, ensure_ascii=False) + "\n")
     print(f"{command}\n{rep['run']['date']}, {rep['run']['cpu']}, {rep['run']['seconds']} s\n")
     for line in render(rep):
         print(line)
-    if args.json is not None:
-        args.json.write_text(json.dumps(rep, indent=2, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":
