@@ -30,7 +30,6 @@ Figures:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
@@ -41,76 +40,16 @@ import numpy as np
 from facecompare.calibration import DOCUMENT_PHOTO, default_path, load_calibration
 from facecompare.compare import CompareRequest, Engine
 from facecompare.errors import FaceCompareError
-from facecompare.lab.data import hard_negatives
-from facecompare.lab.data.datasets import lfw_images, shared_dir
+from facecompare.lab.data.datasets import shared_dir
 from facecompare.lab.data.synth_cards import card_plan, render, selfie_with_card
 from facecompare.lab.fit.documents import card_set, pair_scores, selfie_set
-
-
-def specimens(engine: Engine, root: Path) -> list[dict]:
-    rows = []
-    for r in csv.DictReader((root / "labels.csv").open()):
-        img = cv2.imread(str(root / r["file"]), cv2.IMREAD_COLOR)
-        doc = engine.documents.find(img)
-        face = engine.documents.portrait(img, doc) if doc is not None else None
-        rows.append(
-            {
-                "file": r["file"],
-                "kind": r["kind"],
-                "has_portrait": r["has_portrait"] == "yes",
-                "document": doc is not None,
-                "reasons": list(doc.evidence.reasons) if doc else [],
-                "portrait": face is not None,
-            }
-        )
-    return rows
-
-
-def _sample(lfw: Path, sample: int) -> list[str]:
-    paths = lfw_images(lfw)
-    if 0 < sample < len(paths):
-        rng = np.random.default_rng(0)
-        paths = sorted(rng.choice(paths, sample, replace=False))
-    return paths
-
-
-def lfw_false(engine: Engine, lfw: Path, sample: int) -> tuple[int, int, list[str]]:
-    paths = _sample(lfw, sample)
-    hits = []
-    for p in paths:
-        img = cv2.imread(str(lfw / "images" / p), cv2.IMREAD_COLOR)
-        img = cv2.resize(img, (500, 500), interpolation=cv2.INTER_CUBIC)
-        if engine.documents.find(img) is not None:
-            hits.append(p)
-    return len(hits), len(paths), hits
-
-
-def scene_false(
-    engine: Engine, lfw: Path, n: int, vocabulary: str = "syllables"
-) -> tuple[dict[str, list[int]], list[bool]]:
-    """Held-out hard-negative scenes: per kind [false documents, scenes]; per scene a flag."""
-    per: dict[str, list[int]] = {}
-    flags = []
-    for sc in hard_negatives.scenes(lfw, "test", n, seed=1, vocabulary=vocabulary):
-        hit = engine.documents.find(sc.image) is not None
-        c = per.setdefault(sc.kind, [0, 0])
-        c[0] += hit
-        c[1] += 1
-        flags.append(hit)
-    return per, flags
-
-
-def asian_false(engine: Engine, root: Path, n: int) -> tuple[int, int, list[bool]]:
-    """kpop or korean-family photos (a deterministic sample of ``n``, 0: all) upscaled to 512."""
-    paths = sorted(str(p.relative_to(root)) for p in root.rglob("*.jpg"))
-    if 0 < n < len(paths):
-        rng = np.random.default_rng(0)
-        paths = sorted(rng.choice(paths, n, replace=False))
-    flags = []
-    for p in paths:
-        img = cv2.resize(cv2.imread(str(root / p)), (512, 512), interpolation=cv2.INTER_CUBIC)
-        flags.append(engine.documents.find(img) is not None)
-    return sum(flags), len(flags), flags
+from facecompare.lab.measure.document_negatives import (
+    lfw_false,
+    lfw_sample,
+    scene_false,
+    specimens,
+    upscaled_false,
+)
 
 
 def selfie_cards(engine: Engine, lfw: Path, docs: Path, n: int) -> dict[str, int]:
@@ -255,11 +194,11 @@ def main() -> None:
     n_false, n_lfw, false_hits = lfw_false(engine, lfw, args.lfw_sample)
     scene_per, scene_flags = scene_false(engine, lfw, args.negatives)
     cap_per, cap_flags = scene_false(engine, lfw, args.negatives, "captions")
-    kpop_false, kpop_n, kpop_flags = asian_false(engine, shared / "kpop", 0)
-    kf_false, kf_n, kf_flags = asian_false(engine, shared / "korean-family", args.asian)
+    kpop_false, kpop_n, kpop_flags = upscaled_false(engine, shared / "kpop", 0)
+    kf_false, kf_n, kf_flags = upscaled_false(engine, shared / "korean-family", args.asian)
     swc = selfie_cards(engine, lfw, docs, args.selfie_cards)
     # pairs of two plain photos with verified_document: refused when neither is a document
-    lfw_flags = [p in set(false_hits) for p in _sample(lfw, args.lfw_sample)]
+    lfw_flags = [p in set(false_hits) for p in lfw_sample(lfw, args.lfw_sample)]
     pairs = list(zip(scene_flags, lfw_flags, strict=False))
     pairs += list(zip(kpop_flags, kf_flags, strict=False))
     refused = sum(not (a or b) for a, b in pairs)
