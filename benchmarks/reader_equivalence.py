@@ -3,6 +3,8 @@
     PYTHONPATH=src python benchmarks/reader_equivalence.py --out before.json
     (change the reader)
     PYTHONPATH=src python benchmarks/reader_equivalence.py --out after.json --compare before.json
+    PYTHONPATH=src python benchmarks/reader_equivalence.py --out after.json --compare before.json \
+        --no-run                                      # two dumps already made
 
 For each image, ``DocumentReader.find`` then ``.portrait``: whether a document was found, its
 proof, the portrait box (rounded to 1 px), the region, whether the text runs vertically and
@@ -137,7 +139,11 @@ def main() -> int:
     ap.add_argument("--cards", type=int, default=25, help="card photos per layout")
     ap.add_argument("--negatives", type=int, default=100)
     ap.add_argument("--lfw", type=int, default=50)
+    ap.add_argument("--no-run", action="store_true", help="compare --out with --compare only")
     args = ap.parse_args()
+    if args.no_run:
+        now, before = (json.loads(p.read_text()) for p in (args.out, args.compare))
+        return 1 if compare(now, before) else 0
     root = shared_dir() / "datasets"
     lfw, docs = root / "lfw", root / "id-documents"
     engine = Engine.load()
