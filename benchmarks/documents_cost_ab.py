@@ -45,17 +45,18 @@ from facecompare.lab.data.synth_cards import card_plan, render, selfie_with_card
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "src/facecompare/documents"
 
-# (label, file name ending, function name): the stages of the per-stage profile
+# (label, file name ending, function names "|"-separated: a revision before the reader's
+# stages had other names): the stages of the per-stage profile
 STAGES = [
     ("find + portrait", "reader.py", "find"),
-    ("  classical gate (_candidate)", "reader.py", "_candidate"),
+    ("  orient + gate (_candidate)", "reader.py", "orient|locate|_candidate"),
     ("    evidence.analyse", "evidence.py", "analyse"),
     ("      evidence.measure", "evidence.py", "measure"),
     ("      find_quads", "evidence.py", "find_quads"),
     ("      _line_quads", "evidence.py", "_line_quads"),
     ("      _line_blobs", "evidence.py", "_line_blobs"),
-    ("  _verified_portrait", "reader.py", "_verified_portrait"),
-    ("    _view_faces", "reader.py", "_view_faces"),
+    ("  confirm (_verified_portrait)", "reader.py", "confirm|_verified_portrait"),
+    ("    region_faces", "reader.py", "region_faces|_view_faces"),
     ("    layout.text_near", "layout.py", "text_near"),
     ("  PP-OCR text detector", "ppocr.py", "detect"),
     ("  PP-OCR recogniser", "ppocr.py", "read"),
@@ -171,7 +172,8 @@ def stages(prof: cProfile.Profile) -> dict[str, tuple[float, int]]:
     st = pstats.Stats(prof).stats  # (file, line, name) → (cc, nc, tt, ct, callers)
     out = {}
     for label, file, name in STAGES:
-        hits = [v for (f, _, n), v in st.items() if n == name and f.endswith("/" + file)]
+        names = name.split("|")
+        hits = [v for (f, _, n), v in st.items() if n in names and f.endswith("/" + file)]
         out[label] = (sum(v[3] for v in hits), sum(v[1] for v in hits))
     return out
 

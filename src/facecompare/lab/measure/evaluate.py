@@ -59,8 +59,10 @@ DOCUMENT_SOURCES = (
     "documents/evidence.py",
     "documents/layout.py",
     "documents/mrz.py",
+    "documents/proofs.py",
     "documents/reader.py",
     "documents/turns.py",
+    "documents/views.py",
     "models/ppocr.py",
     "models/packs/ocr-ppocrv5.json",
 )
