@@ -47,7 +47,7 @@ from facecompare.lab.data import synth_cards
 from facecompare.lab.data.datasets import shared_dir
 from facecompare.lab.data.populations import Population, named
 from facecompare.lab.fit.document_populations import HELD_OUT_DESIGN, HELD_OUT_HALF, REPORT_SEED
-from facecompare.lab.measure.cards import plan_cards
+from facecompare.lab.measure.cards import plan_cards, render_card
 from facecompare.lab.measure.embeddings import embed_population
 from facecompare.lab.server import LocalServer
 
@@ -84,15 +84,7 @@ class PairResult:
 def render(engine: Engine, pop: Population, es, plan, k: int, docs_root: Path) -> Card:
     """Card ``k`` of the plan rendered as ``cards.card_set`` renders it, read in process from the
     array and from its JPEG (quality 95)."""
-    i = int(plan.index[k])
-    img = cv2.imread(str(pop.root / pop.paths[i]), cv2.IMREAD_COLOR)
-    send = pop.transform()
-    if send is not None:
-        img = send(img)
-    card = synth_cards.population_card(
-        img, es.boxes[i], docs_root, plan.layout[k], int(plan.seed[k]), pop.people[i],
-        pop.paths[i],
-    )  # fmt: skip
+    card = render_card(pop, es, plan, k, docs_root, pop.transform())
     ok, buf = cv2.imencode(".jpg", card.image, [cv2.IMWRITE_JPEG_QUALITY, 95])
     assert ok
     jpeg = buf.tobytes()
@@ -105,7 +97,17 @@ def render(engine: Engine, pop: Population, es, plan, k: int, docs_root: Path) -
 
     lab_doc, lab_emb = read(card.image)
     jpeg_doc, jpeg_emb = read(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR))
-    return Card(k, i, plan.layout[k], card.rotation, jpeg, lab_emb, lab_doc, jpeg_emb, jpeg_doc)
+    return Card(
+        k,
+        int(plan.index[k]),
+        plan.layout[k],
+        card.rotation,
+        jpeg,
+        lab_emb,
+        lab_doc,
+        jpeg_emb,
+        jpeg_doc,
+    )
 
 
 def selfies(

@@ -52,9 +52,7 @@ def with_documents(
     """The population's photos and the operator's document photos of the same people, in one
     population whose document rows are never scored as photos."""
     files = sorted(
-        p
-        for p in documents.glob("*/*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        p for p in documents.glob("*/*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
     )
     known = set(pop.people)
     files = [p for p in files if p.parent.name in known]

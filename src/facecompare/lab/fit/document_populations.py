@@ -98,8 +98,14 @@ def fit_sets(engine: Engine, docs_root: Path, log: Callable[[str], None] = print
         pop = named(name).split(FIT_HALF)
         out.append(
             doc_set(
-                engine, pop, docs_root, layouts=FIT_LAYOUTS, held_out=None, seed=FIT_SEED,
-                log=log, **FIT_CARDS.get(name, {}),
+                engine,
+                pop,
+                docs_root,
+                layouts=FIT_LAYOUTS,
+                held_out=None,
+                seed=FIT_SEED,
+                log=log,
+                **FIT_CARDS.get(name, {}),
             )  # fmt: skip
         )
     return out
@@ -123,8 +129,14 @@ def report_sets(
             pop = pop.split(HELD_OUT_HALF)
         out.append(
             doc_set(
-                engine, pop, docs_root, layouts=synth_cards.LAYOUTS, held_out=HELD_OUT_DESIGN,
-                seed=REPORT_SEED, log=log, **REPORT_CARDS.get(name, {}),
+                engine,
+                pop,
+                docs_root,
+                layouts=synth_cards.LAYOUTS,
+                held_out=HELD_OUT_DESIGN,
+                seed=REPORT_SEED,
+                log=log,
+                **REPORT_CARDS.get(name, {}),
             )  # fmt: skip
         )
     return out

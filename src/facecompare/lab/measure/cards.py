@@ -138,20 +138,11 @@ def card_set(
     cache = cache_dir() / f"cards-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
     if cache.exists():
         z = np.load(cache)
-        return CardSet(
-            plan, z["rotation"], z["doc_found"], z["face_found"], z["emb"], z["seconds"]
-        )
+        return CardSet(plan, z["rotation"], z["doc_found"], z["face_found"], z["emb"], z["seconds"])
     send = pop.transform()
 
     def work(k: int) -> tuple[int, bool, np.ndarray | None, float]:
-        i = int(plan.index[k])
-        img = cv2.imread(str(pop.root / pop.paths[i]), cv2.IMREAD_COLOR)
-        if send is not None:
-            img = send(img)
-        card = synth_cards.population_card(
-            img, es.boxes[i], docs_root, plan.layout[k], int(plan.seed[k]), pop.people[i],
-            pop.paths[i],
-        )  # fmt: skip
+        card = render_card(pop, es, plan, k, docs_root, send)
         t = time.perf_counter()
         doc = engine.documents.find(card.image)
         face = engine.documents.portrait(card.image, doc) if doc is not None else None
@@ -165,6 +156,27 @@ def card_set(
         emb=out.emb, seconds=out.seconds,
     )  # fmt: skip
     return out
+
+
+def render_card(
+    pop: Population,
+    es: EmbeddingSet,
+    plan: CardPlan,
+    k: int,
+    docs_root: Path,
+    send: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> synth_cards.CardSample:
+    """Card ``k`` of ``plan``: its photo as a client would send it (``send``:
+    ``pop.transform()``), its face (the box the pipeline found) printed on the planned layout
+    and photographed."""
+    i = int(plan.index[k])
+    img = cv2.imread(str(pop.root / pop.paths[i]), cv2.IMREAD_COLOR)
+    if send is not None:
+        img = send(img)
+    return synth_cards.population_card(
+        img, es.boxes[i], docs_root, plan.layout[k], int(plan.seed[k]), pop.people[i],
+        pop.paths[i],
+    )  # fmt: skip
 
 
 def photographed_set(

@@ -49,19 +49,28 @@ def specimens(engine: Engine, root: Path) -> list[dict]:
     return rows
 
 
-def lfw_sample(lfw: Path, sample: int) -> list[str]:
-    """A deterministic sample of ``sample`` LFW images (0 or more than there are: all)."""
-    paths = lfw_images(lfw)
-    if 0 < sample < len(paths):
+def _sample(paths: list[str], n: int) -> list[str]:
+    """A deterministic sample of ``n`` of ``paths`` (0 or more than there are: all)."""
+    if 0 < n < len(paths):
         rng = np.random.default_rng(0)
-        paths = sorted(rng.choice(paths, sample, replace=False))
+        paths = sorted(rng.choice(paths, n, replace=False))
     return paths
 
 
-def lfw_photos(lfw: Path, paths: Iterable[str]) -> Iterator[np.ndarray]:
+def _photos(root: Path, paths: Iterable[str], side: int) -> Iterator[np.ndarray]:
+    """The photos ``root/p``, each scaled (cubic) to ``side`` × ``side``."""
     for p in paths:
-        img = cv2.imread(str(lfw / "images" / p), cv2.IMREAD_COLOR)
-        yield cv2.resize(img, (LFW_SIDE, LFW_SIDE), interpolation=cv2.INTER_CUBIC)
+        img = cv2.imread(str(root / p), cv2.IMREAD_COLOR)
+        yield cv2.resize(img, (side, side), interpolation=cv2.INTER_CUBIC)
+
+
+def lfw_sample(lfw: Path, sample: int) -> list[str]:
+    """A deterministic sample of ``sample`` LFW images (0 or more than there are: all)."""
+    return _sample(lfw_images(lfw), sample)
+
+
+def lfw_photos(lfw: Path, paths: Iterable[str]) -> Iterator[np.ndarray]:
+    return _photos(lfw / "images", paths, LFW_SIDE)
 
 
 def lfw_false(engine: Engine, lfw: Path, sample: int) -> tuple[int, int, list[str]]:
@@ -92,17 +101,11 @@ def scene_false(
 
 def upscaled_sample(root: Path, n: int) -> list[str]:
     """A deterministic sample of ``n`` of the JPEG photos under ``root`` (0: all)."""
-    paths = sorted(str(p.relative_to(root)) for p in root.rglob("*.jpg"))
-    if 0 < n < len(paths):
-        rng = np.random.default_rng(0)
-        paths = sorted(rng.choice(paths, n, replace=False))
-    return paths
+    return _sample(sorted(str(p.relative_to(root)) for p in root.rglob("*.jpg")), n)
 
 
 def upscaled_photos(root: Path, paths: Iterable[str]) -> Iterator[np.ndarray]:
-    for p in paths:
-        img = cv2.imread(str(root / p), cv2.IMREAD_COLOR)
-        yield cv2.resize(img, (KOREAN_SIDE, KOREAN_SIDE), interpolation=cv2.INTER_CUBIC)
+    return _photos(root, paths, KOREAN_SIDE)
 
 
 def upscaled_false(engine: Engine, root: Path, n: int) -> tuple[int, int, list[bool]]:
