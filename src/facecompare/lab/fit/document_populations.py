@@ -35,7 +35,15 @@ from ...scoring import Scorer
 from ..data import synth_cards
 from ..data.datasets import shared_dir
 from ..data.populations import Population, named
-from ..measure.cards import CardSet, DocumentScores, card_set, document_scores, plan_cards
+from ..measure.cards import (
+    RIGHT_PORTRAIT,
+    CardSet,
+    DocumentScores,
+    card_set,
+    document_scores,
+    plan_cards,
+    right_portrait,
+)
 from ..measure.embeddings import embed_population
 from ..measure.evaluate import EmbeddingSet
 from ..measure.pairs import population_scores
@@ -260,25 +268,13 @@ def _pct(scores: np.ndarray, t: float) -> str:
     return f"{(scores >= t).mean() * 100:.2f}" if scores.size else "—"
 
 
-RIGHT_PORTRAIT = 0.5  # cosine of a card's portrait to its source photo: the right face, upright
-
-
 def reading_table(sets: list[DocSet]) -> list[str]:
     """Per layout (every population pooled): cards, document found, right portrait, at each
     turn and overall."""
     layout = np.concatenate([np.array(ds.cards.plan.layout) for ds in sets])
     rotation = np.concatenate([ds.cards.rotation for ds in sets])
     found = np.concatenate([ds.cards.doc_found for ds in sets])
-    right = np.concatenate(
-        [
-            ds.cards.face_found
-            & (
-                np.einsum("nd,nd->n", ds.cards.emb[:, 0], ds.es.emb[ds.cards.plan.index, 0])
-                >= RIGHT_PORTRAIT
-            )
-            for ds in sets
-        ]
-    )
+    right = np.concatenate([right_portrait(ds.cards, ds.es) for ds in sets])
     turns = (0, 90, 180, 270)
     out = [
         "| layout | cards | document found | right portrait | "

@@ -227,6 +227,17 @@ def _run(
     return CardSet(plan, rotation, doc_found, face_found, emb, seconds)
 
 
+RIGHT_PORTRAIT = 0.5  # cosine of a card's portrait to its source photo: the right face, upright
+
+
+def right_portrait(cards: CardSet, es: EmbeddingSet) -> np.ndarray:
+    """Cards whose portrait is the face printed on them, upright: cosine (plain embeddings) to
+    the photo it was printed from at least ``RIGHT_PORTRAIT`` (a wrong or wrongly turned face
+    falls far below)."""
+    cos = np.einsum("nd,nd->n", cards.emb[:, 0], es.emb[cards.plan.index, 0])
+    return cards.face_found & (cos >= RIGHT_PORTRAIT)
+
+
 @dataclass(frozen=True)
 class DocumentScores:
     genuine: np.ndarray  # scores of card × photo of the same person (another photo)

@@ -19,7 +19,7 @@ populations spread over them: LFW's and the Korean adults' held-out halves, kpop
   card in its photo (0° upright; 90° clockwise; 180°; 270°);
 - right portrait: of the found cards, those whose portrait (``.portrait``) is the face printed on
   the card, upright: cosine to the photo it was printed from ≥
-  ``document_populations.RIGHT_PORTRAIT`` (a wrong or wrongly turned face falls far below);
+  ``cards.RIGHT_PORTRAIT`` (a wrong or wrongly turned face falls far below);
 - kept pairs: of the pairs (the card's photo, another photo of the same person) that the
   recogniser matches photo–photo at the document-photo err_01 threshold of the calibration in
   force, the share the card still matches card–photo (a card not read keeps none). That
@@ -61,8 +61,8 @@ from ..bench.host import cpu_model
 from ..data import hard_negatives, synth_cards
 from ..data.datasets import shared_dir
 from ..data.populations import Population, named
-from ..fit.document_populations import HELD_OUT_HALF, RIGHT_PORTRAIT
-from .cards import CardPlan, CardSet, card_set, plan_cards
+from ..fit.document_populations import HELD_OUT_HALF
+from .cards import RIGHT_PORTRAIT, CardPlan, CardSet, card_set, plan_cards, right_portrait
 from .document_negatives import (
     REFUSED,
     lfw_false,
@@ -146,13 +146,6 @@ def balanced_plan(
     plan = plan_cards(pop, es, cards=per_layout * len(layouts), layouts=layouts, seed=seed)
     order = np.random.default_rng([seed, 1, *pop.name.encode()]).permutation(len(plan.index))
     return CardPlan(plan.index, [layouts[int(k) % len(layouts)] for k in order], plan.seed)
-
-
-def right_portrait(cards: CardSet, es: EmbeddingSet) -> np.ndarray:
-    """Cards whose portrait is the face printed on them, upright (``RIGHT_PORTRAIT``, as
-    ``document_populations.reading_table`` judges it)."""
-    cos = np.einsum("nd,nd->n", cards.emb[:, 0], es.emb[cards.plan.index, 0])
-    return cards.face_found & (cos >= RIGHT_PORTRAIT)
 
 
 def kept_pairs(
