@@ -237,25 +237,91 @@ def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     return p + t * r
 
 
+MIN_SIDE_SUPPORT = 0.65  # of each side of an outline made of straight segments, on an edge
+
+
+def _side_support(edges: np.ndarray, quad: np.ndarray) -> float:
+    """The least share of a side of ``quad`` that lies on edge pixels. A card's four sides are
+    edges along most of their length; an outline made of the ends of text bars and of a column
+    of thumbnails is an edge only where those are."""
+    h, w = edges.shape
+    least = 1.0
+    quad = quad.reshape(-1, 2)
+    for a, b in zip(quad, np.roll(quad, -1, axis=0), strict=True):
+        t = np.linspace(0.03, 0.97, int(np.hypot(*(b - a))) + 1)[:, None]
+        p = np.round(a + (b - a) * t).astype(int)
+        inside = (p[:, 0] >= 0) & (p[:, 0] < w) & (p[:, 1] >= 0) & (p[:, 1] < h)
+        on = np.zeros(len(p), bool)
+        on[inside] = edges[p[inside, 1], p[inside, 0]] > 0
+        least = min(least, float(on.mean()))
+    return least
+
+
+def _crossings(
+    segs: np.ndarray,
+    ang: np.ndarray,
+    length: np.ndarray,
+    pairs: list[tuple[int, int]],
+    shape: tuple[int, int],
+) -> list[tuple[int, int, int, int, np.ndarray]]:
+    """The quadrilaterals two pairs of parallel segments make, crossing at 70°–90°: their four
+    corners (float32, in order around), when inside the image (2 % margin) and long enough
+    segments for the outline's perimeter. All pairs of pairs at once."""
+    h, w = shape
+    if len(pairs) < 2:
+        return []
+    a, b = np.triu_indices(len(pairs), 1)
+    p = np.asarray(pairs)
+    i, j, k, m = p[a, 0], p[a, 1], p[b, 0], p[b, 1]
+    d = np.abs(ang[i] - ang[k])
+    sel = np.minimum(d, 180 - d) >= 70
+    i, j, k, m = i[sel], j[sel], k[sel], m[sel]
+    corners, ok = [], np.ones(len(i), bool)
+    for x, y in ((i, k), (k, j), (j, m), (m, i)):  # as _intersect, for every candidate
+        pp, r = segs[x, :2], segs[x, 2:] - segs[x, :2]
+        q, s = segs[y, :2], segs[y, 2:] - segs[y, :2]
+        den = r[:, 0] * s[:, 1] - r[:, 1] * s[:, 0]
+        ok &= np.abs(den) >= 1e-6
+        den = np.where(ok, den, 1.0)
+        t = ((q - pp)[:, 0] * s[:, 1] - (q - pp)[:, 1] * s[:, 0]) / den
+        corners.append(pp + t[:, None] * r)
+    quads = np.stack(corners, 1).astype(np.float32)
+    ok &= np.all(quads >= -0.02 * w, axis=(1, 2))
+    ok &= np.all(quads[:, :, 0] <= 1.02 * w, axis=1) & np.all(quads[:, :, 1] <= 1.02 * h, axis=1)
+    perim = np.linalg.norm(quads - np.roll(quads, -1, axis=1), axis=2).sum(1)
+    ok &= (length[i] + length[j] + length[k] + length[m]) >= 0.5 * perim * 0.999
+    return [(int(i[n]), int(j[n]), int(k[n]), int(m[n]), quads[n]) for n in np.flatnonzero(ok)]
+
+
 def _line_quads(edges: np.ndarray, n_lines: int = 12) -> list[np.ndarray]:
     """Quadrilaterals from straight edge segments (Hough): two roughly parallel pairs, roughly
     perpendicular to each other, whose intersections give a document-aspect outline that the
     segments support along at least half of its perimeter. Finds a card whose outline a glare
-    spot or a crossing background line breaks into pieces."""
+    spot or a crossing background line breaks into pieces.
+
+    The ``n_lines`` longest segments make outlines as they are; a shorter segment (a card's
+    short side, crowded out by text bars and background lines) only in an outline whose every
+    side lies on edges (``_side_support``)."""
     h, w = edges.shape
     total = h * w
     segs = cv2.HoughLinesP(
         edges, 1, np.pi / 180, 60, minLineLength=0.12 * min(h, w), maxLineGap=0.02 * min(h, w)
     )
-    if segs is None:
+    if segs is None or len(segs) == 0:
         return []
     segs = segs.reshape(-1, 4).astype(np.float64)
     length = np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1])
     order = np.argsort(-length)
     segs, length = segs[order], length[order]
     ang_all = np.degrees(np.arctan2(segs[:, 3] - segs[:, 1], segs[:, 2] - segs[:, 0])) % 180
+    # one segment per edge (near-collinear shorter copies dropped), at most n_lines along the
+    # longest segment's direction and n_lines across it
+    across = np.abs((ang_all - ang_all[0] + 45) % 180 - 45) > 45
     keep: list[int] = []
-    for i in range(len(segs)):  # one segment per edge: drop near-collinear shorter copies
+    count = [0, 0]  # kept along, across
+    for i in range(len(segs)):
+        if count[int(across[i])] == n_lines:
+            continue
         dup = False
         for k in keep:
             d = abs(ang_all[i] - ang_all[k])
@@ -267,7 +333,8 @@ def _line_quads(edges: np.ndarray, n_lines: int = 12) -> list[np.ndarray]:
                 break
         if not dup:
             keep.append(i)
-        if len(keep) == n_lines:
+            count[int(across[i])] += 1
+        if len(keep) == 2 * n_lines:
             break
     segs, length, ang = segs[keep], length[keep], ang_all[keep]
     pairs = []
@@ -282,39 +349,30 @@ def _line_quads(edges: np.ndarray, n_lines: int = 12) -> list[np.ndarray]:
             if abs(u[0] * m[1] - u[1] * m[0]) / max(1e-6, np.hypot(*u)) < 0.1 * min(h, w):
                 continue
             pairs.append((i, j))
-    out: list[tuple[float, np.ndarray]] = []
-    for a in range(len(pairs)):
-        for b in range(a + 1, len(pairs)):
-            i, j = pairs[a]
-            k, m = pairs[b]
-            d = abs(ang[i] - ang[k])
-            if min(d, 180 - d) < 70:
-                continue
-            pts = [_intersect(segs[x], segs[y]) for x, y in ((i, k), (k, j), (j, m), (m, i))]
-            if any(p is None for p in pts):
-                continue
-            quad = np.array(pts, np.float32)
-            if not (
-                np.all(quad >= -0.02 * w)
-                and np.all(quad[:, 0] <= 1.02 * w)
-                and np.all(quad[:, 1] <= 1.02 * h)
-            ):
-                continue
-            hull = cv2.convexHull(quad)
-            if len(hull) != 4:
-                continue
-            area = cv2.contourArea(hull)
-            if not 0.05 * total <= area <= 0.97 * total:
-                continue
-            (_, _), (rw, rh), _ = cv2.minAreaRect(hull)
-            if not 1.25 <= max(rw, rh) / max(1.0, min(rw, rh)) <= 1.80:
-                continue
-            perim = cv2.arcLength(hull, True)
-            if (length[i] + length[j] + length[k] + length[m]) < 0.5 * perim:
-                continue
-            out.append((area, _order(hull.reshape(4, 2))))
+    out: list[tuple[float, bool, np.ndarray]] = []
+    for i, j, k, m, quad in _crossings(segs, ang, length, pairs, (h, w)):
+        hull = cv2.convexHull(quad)
+        if len(hull) != 4:
+            continue
+        area = cv2.contourArea(hull)
+        if not 0.05 * total <= area <= 0.97 * total:
+            continue
+        (_, _), (rw, rh), _ = cv2.minAreaRect(hull)
+        if not 1.25 <= max(rw, rh) / max(1.0, min(rw, rh)) <= 1.80:
+            continue
+        perim = cv2.arcLength(hull, True)
+        if (length[i] + length[j] + length[k] + length[m]) < 0.5 * perim:
+            continue
+        out.append((area, max(i, j, k, m) >= n_lines, hull))
     out.sort(key=lambda t: -t[0])
-    return [q for _, q in out[:4]]
+    kept = []
+    for _, short, hull in out:
+        if short and _side_support(edges, hull) < MIN_SIDE_SUPPORT:
+            continue
+        kept.append(_order(hull.reshape(4, 2)))
+        if len(kept) == 4:
+            break
+    return kept
 
 
 def find_quad(small: np.ndarray) -> np.ndarray | None:
