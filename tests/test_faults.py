@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -282,14 +282,37 @@ def test_sigkill_server_and_key_writer_no_key_lost_ready_fast(tmp_path: Path, bo
 
 
 # -- the SQLite file: disk full, read-only --------------------------------------------------------
-def test_every_keys_command_answers_a_key_store_it_cannot_open(tmp_path: Path) -> None:
-    where = tmp_path / "keys.db"
-    where.mkdir()  # a folder where the file should be: SQLite cannot open it
+def _folder(path: Path) -> Path:
+    path.mkdir()  # a folder where the file should be: SQLite cannot open it
+    return path
+
+
+def _not_a_database(path: Path) -> Path:
+    path.write_bytes(b"these are not the keys you are looking for\n" * 200)
+    return path
+
+
+def _under_a_file(path: Path) -> Path:
+    path.write_text("a file where the folder should be")
+    return path / "keys.db"
+
+
+@pytest.mark.parametrize("broken", [_folder, _not_a_database, _under_a_file])
+def test_every_keys_command_and_serve_answer_a_key_store_they_cannot_open(
+    tmp_path: Path, broken: Callable[[Path], Path]
+) -> None:
+    where = broken(tmp_path / "keys.db")
     env = {**os.environ, "FACECOMPARE_HOME": str(tmp_path), "FACECOMPARE_KEYS_DB": str(where)}
     env.pop("FACECOMPARE_DATABASE_URL", None)
-    for args in (("create", "new"), ("list",), ("revoke", "new")):
+    # serve stops at once too: a file that cannot be opened will not mend itself
+    for args in (
+        ("keys", "create", "new"),
+        ("keys", "list"),
+        ("keys", "revoke", "new"),
+        ("serve",),
+    ):
         out = subprocess.run(
-            [sys.executable, "-m", "facecompare", "keys", *args],
+            [sys.executable, "-m", "facecompare", *args],
             env=env,
             capture_output=True,
             text=True,

@@ -140,6 +140,12 @@ def serve(
     settings = Settings.from_env(
         keys_db=keys_db, workers=workers, max_queue=max_queue, calibration=calibration
     )
+    from .api.keystores import database_url
+
+    url = database_url()
+    if url is None or url.startswith("sqlite:///"):  # a key file that cannot be opened will
+        with _key_errors():  # not mend itself (a PostgreSQL store that is down is waited for)
+            _store(settings.keys_db).close()
     uvicorn.run(
         create_app(settings),
         host=host,

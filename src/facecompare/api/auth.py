@@ -62,9 +62,9 @@ class KeyStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         with self._failing("opened"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
                 str(self.path), check_same_thread=False, isolation_level=None
             )
@@ -77,7 +77,10 @@ class KeyStore:
     def _failing(self, what: str) -> Iterator[None]:
         try:
             yield
-        except sqlite3.OperationalError as exc:  # full, read-only, I/O error, cannot open
+        except sqlite3.IntegrityError:  # a duplicate name: the caller's to answer
+            raise
+        # full, read-only, I/O error, cannot open, not a database; a folder that cannot be made
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise KeyStoreUnavailable(f"the key store {self.path} cannot be {what}: {exc}") from exc
 
     def ping(self) -> None:
