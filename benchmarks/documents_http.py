@@ -45,8 +45,8 @@ from facecompare.compare import Engine
 from facecompare.lab.bench.host import cpu_model
 from facecompare.lab.data import synth_cards
 from facecompare.lab.data.datasets import shared_dir
-from facecompare.lab.data.populations import Population, named
-from facecompare.lab.fit.document_populations import HELD_OUT_DESIGN, HELD_OUT_HALF, REPORT_SEED
+from facecompare.lab.data.populations import HELD_OUT_HALF, Population, named
+from facecompare.lab.fit.document_populations import HELD_OUT_DESIGN, REPORT_SEED
 from facecompare.lab.measure.cards import plan_cards, render_card
 from facecompare.lab.measure.embeddings import embed_population
 from facecompare.lab.server import LocalServer

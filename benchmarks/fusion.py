@@ -28,8 +28,8 @@ import numpy as np
 
 from facecompare.compare import Engine
 from facecompare.config import Settings
-from facecompare.lab.data.populations import Population, named
-from facecompare.lab.fit.command import FIT_HALF, FIT_POPULATIONS, HELD_OUT_HALF
+from facecompare.lab.data.populations import FIT_HALF, HELD_OUT_HALF, Population, named
+from facecompare.lab.fit.command import FIT_POPULATIONS
 from facecompare.lab.measure.embeddings import embed_population
 from facecompare.lab.measure.evaluate import EmbeddingSet
 from facecompare.lab.measure.pairs import population_scores

@@ -22,6 +22,7 @@ from .datasets import lfw_images, orl_dir, orl_images, shared_dir
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".pgm", ".bmp")
 KOREAN_FAMILY_GAP = 6
+FIT_HALF, HELD_OUT_HALF = 0, 1  # the people-disjoint halves of Population.split
 _KOREAN = re.compile(r"^F(\d{4})_AGE_([A-Z]+)_(\d+)_([a-z])(\d+)\.jpg$")
 
 

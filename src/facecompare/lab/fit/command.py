@@ -16,7 +16,14 @@ from ...config import Settings
 from ...embed import flip_band
 from ...scoring import Cohort, Scorer
 from ..data.datasets import shared_dir
-from ..data.populations import POPULATIONS, Population, from_folder, named
+from ..data.populations import (
+    FIT_HALF,
+    HELD_OUT_HALF,
+    POPULATIONS,
+    Population,
+    from_folder,
+    named,
+)
 from ..measure.embeddings import part as embedding_part
 from ..measure.evaluate import EmbeddingSet
 from ..measure.population_report import Row, evaluate, table
@@ -26,7 +33,6 @@ from .target import in_force, output_path, seeded
 
 # The shipped fit: half of each population's people (the other half is held out for reports).
 FIT_POPULATIONS = ("lfw", "korean-family")
-FIT_HALF, HELD_OUT_HALF = 0, 1
 COHORT_TOP_K = 100
 COHORT_PER_PERSON = 2  # reference faces per cohort person (different photos)
 

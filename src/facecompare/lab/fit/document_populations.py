@@ -34,7 +34,7 @@ from ...config import Settings
 from ...scoring import Scorer
 from ..data import synth_cards
 from ..data.datasets import shared_dir
-from ..data.populations import Population, named
+from ..data.populations import FIT_HALF, HELD_OUT_HALF, Population, named
 from ..measure.cards import (
     RIGHT_PORTRAIT,
     CardSet,
@@ -52,7 +52,6 @@ from .populations import scenario_rows, strictest
 from .target import in_force, seeded
 
 FIT_POPULATIONS = ("lfw", "korean-family")  # as for photo–photo (command.FIT_POPULATIONS)
-FIT_HALF, HELD_OUT_HALF = 0, 1
 HELD_OUT_POPULATIONS = ("lfw", "korean-family", "kpop", "faces94", "orl")
 HELD_OUT_DESIGN = "id_card_td1_a"  # an ID-1 card design: never in the fit
 FIT_LAYOUTS = tuple(name for name in synth_cards.LAYOUTS if name != HELD_OUT_DESIGN)

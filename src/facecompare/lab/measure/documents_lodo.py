@@ -60,8 +60,7 @@ from ...scoring import Scorer
 from ..bench.host import cpu_model
 from ..data import hard_negatives, synth_cards
 from ..data.datasets import shared_dir
-from ..data.populations import Population, named
-from ..fit.document_populations import HELD_OUT_HALF
+from ..data.populations import HELD_OUT_HALF, Population, named
 from .cards import RIGHT_PORTRAIT, CardPlan, CardSet, card_set, plan_cards, right_portrait
 from .document_negatives import (
     REFUSED,
