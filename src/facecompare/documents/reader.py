@@ -223,9 +223,30 @@ def take_portrait(look: Views, doc: evidence.Document, confirmed: Confirmed) -> 
     c = confirmed.portrait
     face = None
     if c is not None:
+        c = upright_turn(look, c)
         back = unrotate(c.face, c.rot, look.img.shape[:2], (0, 0))
         face = FoundFace(back, c.crop, c.emb, c.norm)
     return replace(doc, portrait=face, proof=confirmed.proof)
+
+
+def upright_turn(look: Views, c: Candidate) -> Candidate:
+    """The confirmed face in the turn that shows it upright: a proof says which face is the
+    portrait, the recogniser's feature norm which way up it is. A face confirmed with a norm
+    under UPRIGHT_NORM (a card lying sideways and cut by the frame can be confirmed upside down
+    when its upright view has no outline) is looked for in the four turns; of the faces whose
+    centre lies inside its box, the largest norm is kept."""
+    if c.norm >= UPRIGHT_NORM:
+        return c
+    shape = look.img.shape[:2]
+    x1, y1, x2, y2 = unrotate(c.face, c.rot, shape, (0, 0)).box
+    best = c
+    for rot in (None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE):
+        for o in look.candidates(rot):
+            ox1, oy1, ox2, oy2 = unrotate(o.face, rot, shape, (0, 0)).box
+            cx, cy = (ox1 + ox2) / 2, (oy1 + oy2) / 2
+            if o.norm > best.norm and x1 <= cx <= x2 and y1 <= cy <= y2:
+                best = o
+    return best
 
 
 # -- what ``confirm`` uses ------------------------------------------------------------------
