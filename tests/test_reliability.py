@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -194,6 +195,19 @@ def test_slow_body_times_out_and_frees_its_slot(tmp_path):
         srv.stop()
 
 
+def admitted(url: str, n: int, within: float = 10.0) -> None:
+    """Wait until the server has admitted ``n`` requests (``facecompare_queue_depth``): a fixed
+    sleep lets a loaded host send the burst before the slow requests are in."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        text = httpx.get(url + "/metrics", timeout=5).text
+        for family in text_string_to_metric_families(text):
+            if family.name == "facecompare_queue_depth" and family.samples[0].value >= n:
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"{n} requests not admitted within {within} s")
+
+
 def test_queue_full_answers_429_at_once(tmp_path, slow_pair, pair):
     srv = Server(tmp_path, "--workers", "1", "--max-queue", "2", env=SLOW)
     try:
@@ -206,7 +220,7 @@ def test_queue_full_answers_429_at_once(tmp_path, slow_pair, pair):
                 )
                 for _ in range(2)
             ]
-            time.sleep(0.25)  # both admitted (one running, one waiting: ≈ 1.2 s of work)
+            admitted(srv.url, 2)  # both admitted (one running, one waiting: ≈ 1.2 s of work)
             times, codes = [], []
             with httpx.Client(base_url=srv.url, headers={"x-aigen-key": key}) as c:
                 c.get("/healthz")
