@@ -226,17 +226,6 @@ def find_quads(small: np.ndarray, limit: int = 6) -> list[np.ndarray]:
     return [q for _, q in found[:limit]]
 
 
-def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
-    """Intersection of the lines through segments a and b (x1, y1, x2, y2)."""
-    p, r = a[:2], a[2:] - a[:2]
-    q, s = b[:2], b[2:] - b[:2]
-    den = r[0] * s[1] - r[1] * s[0]
-    if abs(den) < 1e-6:
-        return None
-    t = ((q - p)[0] * s[1] - (q - p)[1] * s[0]) / den
-    return p + t * r
-
-
 MIN_SIDE_SUPPORT = 0.65  # of each side of an outline made of straight segments, on an edge
 
 
@@ -277,7 +266,7 @@ def _crossings(
     sel = np.minimum(d, 180 - d) >= 70
     i, j, k, m = i[sel], j[sel], k[sel], m[sel]
     corners, ok = [], np.ones(len(i), bool)
-    for x, y in ((i, k), (k, j), (j, m), (m, i)):  # as _intersect, for every candidate
+    for x, y in ((i, k), (k, j), (j, m), (m, i)):  # the lines through segments x and y meet
         pp, r = segs[x, :2], segs[x, 2:] - segs[x, :2]
         q, s = segs[y, :2], segs[y, 2:] - segs[y, :2]
         den = r[:, 0] * s[:, 1] - r[:, 1] * s[:, 0]
@@ -289,6 +278,7 @@ def _crossings(
     ok &= np.all(quads >= -0.02 * w, axis=(1, 2))
     ok &= np.all(quads[:, :, 0] <= 1.02 * w, axis=1) & np.all(quads[:, :, 1] <= 1.02 * h, axis=1)
     perim = np.linalg.norm(quads - np.roll(quads, -1, axis=1), axis=2).sum(1)
+    # a first cut (0.1 % slack for float32): the caller measures the outline's hull again
     ok &= (length[i] + length[j] + length[k] + length[m]) >= 0.5 * perim * 0.999
     return [(int(i[n]), int(j[n]), int(k[n]), int(m[n]), quads[n]) for n in np.flatnonzero(ok)]
 

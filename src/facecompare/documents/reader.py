@@ -240,7 +240,7 @@ def upright_turn(look: Views, c: Candidate) -> Candidate:
     shape = look.img.shape[:2]
     x1, y1, x2, y2 = unrotate(c.face, c.rot, shape, (0, 0)).box
     best = c
-    for rot in (None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE):
+    for rot in LANDSCAPE + SIDEWAYS:
         for o in look.candidates(rot):
             ox1, oy1, ox2, oy2 = unrotate(o.face, rot, shape, (0, 0)).box
             cx, cy = (ox1 + ox2) / 2, (oy1 + oy2) / 2
